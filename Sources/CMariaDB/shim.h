@@ -1,0 +1,14 @@
+#ifndef CMARIADB_SHIM_H
+#define CMARIADB_SHIM_H
+#include <mysql.h>
+
+/// `mysql_library_init` is a macro alias that Swift cannot see.
+static inline int cmariadb_library_init(void) {
+    return mysql_library_init(0, NULL, NULL);
+}
+
+/// MYSQL_BIND.is_null / .error are `my_bool *`; helpers keep the Swift side simple.
+static inline void cmariadb_bind_set_is_null(MYSQL_BIND *_Nonnull bind, my_bool *_Nullable ptr) { bind->is_null = ptr; }
+static inline void cmariadb_bind_set_length(MYSQL_BIND *_Nonnull bind, unsigned long *_Nullable ptr) { bind->length = ptr; }
+static inline void cmariadb_bind_set_error(MYSQL_BIND *_Nonnull bind, my_bool *_Nullable ptr) { bind->error = ptr; }
+#endif
