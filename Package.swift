@@ -9,7 +9,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "emr-bridge",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "emr-bridge", targets: ["EMRBridge"]),
         .library(name: "MariaDB", targets: ["MariaDB"]),

@@ -1,5 +1,6 @@
 #ifndef CMARIADB_SHIM_H
 #define CMARIADB_SHIM_H
+#include <stddef.h>
 #include <mysql.h>
 
 /// `mysql_library_init` is a macro alias that Swift cannot see.

@@ -1,0 +1,122 @@
+public import struct Foundation.UUID
+
+/// A SQL statement with `?` placeholders and the values bound to them.
+///
+/// Build it with string interpolation; every interpolated value becomes a placeholder plus a typed bind, and the
+/// statement always runs as a prepared statement:
+///
+/// ```swift
+/// let query: MariaDBQuery = "SELECT fname FROM patient_data WHERE pid = \(pid)"
+/// ```
+///
+/// Raw SQL can only be spliced with `\(unescaped: ...)`, which is meant for identifiers chosen in code (a column
+/// name from a fixed allow-list), never for user input.
+public struct MariaDBQuery: Sendable, Hashable, ExpressibleByStringInterpolation, CustomStringConvertible {
+    /// The SQL text with `?` placeholders.
+    public var sql: String
+    /// The values, in placeholder order.
+    public var binds: [MariaDBValue]
+
+    /// A statement from SQL text and binds you assemble yourself (the number of `?` must match `binds`).
+    public init(unsafeSQL sql: String, binds: [MariaDBValue] = []) {
+        self.sql = sql
+        self.binds = binds
+    }
+
+    public init(stringLiteral value: String) {
+        self.sql = value
+        self.binds = []
+    }
+
+    public init(stringInterpolation: StringInterpolation) {
+        self.sql = stringInterpolation.sql
+        self.binds = stringInterpolation.binds
+    }
+
+    /// Only the SQL text: binds are patient data and never printed.
+    public var description: String { sql }
+
+    /// Appends another query (text and binds).
+    public mutating func append(_ other: MariaDBQuery) {
+        sql += other.sql
+        binds += other.binds
+    }
+
+    public static func + (lhs: MariaDBQuery, rhs: MariaDBQuery) -> MariaDBQuery {
+        var result = lhs
+        result.append(rhs)
+        return result
+    }
+
+    public struct StringInterpolation: StringInterpolationProtocol, Sendable {
+        public var sql: String
+        public var binds: [MariaDBValue]
+
+        public init(literalCapacity: Int, interpolationCount: Int) {
+            sql = ""
+            sql.reserveCapacity(literalCapacity + interpolationCount)
+            binds = []
+            binds.reserveCapacity(interpolationCount)
+        }
+
+        public mutating func appendLiteral(_ literal: String) { sql += literal }
+
+        public mutating func appendInterpolation(_ value: some MariaDBEncodable) {
+            sql += "?"
+            binds.append(value.mariaDBValue)
+        }
+
+        public mutating func appendInterpolation(_ value: (some MariaDBEncodable)?) {
+            sql += "?"
+            binds.append(value?.mariaDBValue ?? .null)
+        }
+
+        /// A comma-separated list of placeholders, e.g. for `IN (...)`. An empty list becomes `NULL`, so
+        /// `x IN (NULL)` matches nothing.
+        public mutating func appendInterpolation(list values: [some MariaDBEncodable]) {
+            if values.isEmpty {
+                sql += "NULL"
+                return
+            }
+            for (index, value) in values.enumerated() {
+                sql += index == 0 ? "?" : ", ?"
+                binds.append(value.mariaDBValue)
+            }
+        }
+
+        /// Raw SQL text: identifiers chosen in code only, never user input.
+        public mutating func appendInterpolation(unescaped text: String) { sql += text }
+
+        /// Another query, placeholders and binds included.
+        public mutating func appendInterpolation(fragment: MariaDBQuery) {
+            sql += fragment.sql
+            binds += fragment.binds
+        }
+    }
+}
+
+/// A Swift value that can be bound to a placeholder.
+public protocol MariaDBEncodable: Sendable {
+    var mariaDBValue: MariaDBValue { get }
+}
+
+extension MariaDBValue: MariaDBEncodable { public var mariaDBValue: MariaDBValue { self } }
+extension Int: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .int(Int64(self)) } }
+extension Int64: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .int(self) } }
+extension Int32: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .int(Int64(self)) } }
+extension UInt64: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .uint(self) } }
+extension UInt32: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .uint(UInt64(self)) } }
+extension Double: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .double(self) } }
+extension Bool: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .int(self ? 1 : 0) } }
+extension String: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .text(self) } }
+extension Substring: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .text(String(self)) } }
+extension Array: MariaDBEncodable where Element == UInt8 { public var mariaDBValue: MariaDBValue { .bytes(self) } }
+extension MariaDBDateTime: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .dateTime(self) } }
+extension MariaDBTime: MariaDBEncodable { public var mariaDBValue: MariaDBValue { .time(self) } }
+extension UUID: MariaDBEncodable {
+    /// A UUID binds as its 16 raw bytes (OpenEMR's `binary(16)` uuid columns).
+    public var mariaDBValue: MariaDBValue {
+        let u = uuid
+        return .bytes([u.0, u.1, u.2, u.3, u.4, u.5, u.6, u.7, u.8, u.9, u.10, u.11, u.12, u.13, u.14, u.15])
+    }
+}
