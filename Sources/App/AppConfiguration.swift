@@ -1,0 +1,161 @@
+public import Logging
+public import MariaDB
+
+/// Everything the service reads from its environment. Each key is documented in the README.
+public struct AppConfiguration: Sendable {
+    /// `BRIDGE_HOST` (default `127.0.0.1`).
+    public var host: String = "127.0.0.1"
+    /// `BRIDGE_PORT` (default 8080; 0 picks a free port).
+    public var port: Int = 8080
+    /// `DB_*`: the MariaDB connection.
+    public var database: MariaDBConfiguration
+    /// `BRIDGE_DEMO=1`: demo mode (known demo secrets allowed, demo guest possible).
+    public var demoMode: Bool = false
+    /// `BRIDGE_DEMO_GUEST=1` (demo mode only): allow the read-only guest login.
+    public var demoGuest: Bool = false
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins of the Flutter web apps (`*` allows any origin).
+    public var corsAllowedOrigins: [String] = []
+    /// `BRIDGE_TOKEN_TTL`: token lifetime in seconds (default 8 h).
+    public var tokenTTL: Int = 8 * 3600
+    /// `BRIDGE_MAX_BODY_BYTES`: largest JSON request body (default 1 MiB).
+    public var maxBodyBytes: Int = 1 << 20
+    /// `LOG_LEVEL` (default `info`).
+    public var logLevel: Logger.Level = .info
+    /// `OPENEMR_SESSION_PATH`: OpenEMR's PHP session folder (read-only), for the session bridge.
+    public var openEMRSessionPath: String?
+    /// `OPENEMR_SESSION_MAX_AGE`: a session file older than this many seconds is stale (default 14400).
+    public var openEMRSessionMaxAge: Int = 14400
+    /// `OPENEMR_SITE_ID`: OpenEMR's site (default `default`).
+    public var openEMRSiteID: String = "default"
+    /// `BRIDGE_ALLOW_PATIENT_DELETE=1`: admins may delete patients (off by default).
+    public var allowPatientDelete: Bool = false
+    /// `BRIDGE_SQL_DIR`: folder holding `migrations/` (default: `./sql`, or next to the executable's checkout).
+    public var sqlDirectory: String?
+    /// `BRIDGE_TRUST_PROXY=1`: take the client address from `X-Forwarded-For` (behind a reverse proxy).
+    public var trustProxy: Bool = false
+    /// `BRIDGE_PUBLIC_URL`: absolute base URL for page links (default: from the request's Host header).
+    public var publicURL: String?
+
+    public init(database: MariaDBConfiguration) {
+        self.database = database
+    }
+
+    /// Passwords that ship in OpenEMR's and this project's examples; refused outside demo mode.
+    public static let knownDefaultSecrets: Set<String> = ["", "openemr", "pass", "password", "root", "changeme", "secret", "emr_test"]
+
+    /// Reads the configuration from environment variables. Throws a `ConfigurationError` naming the bad key.
+    public static func fromEnvironment(_ environment: [String: String]) throws -> AppConfiguration {
+        let reader = EnvironmentReader(environment)
+        let demo = try reader.bool("BRIDGE_DEMO", default: false)
+
+        var options = MariaDBConfiguration.Options()
+        options.maximumConnections = try reader.int("DB_POOL_SIZE", default: 10, range: 1...512)
+        options.leaseTimeout = Double(try reader.int("DB_LEASE_TIMEOUT", default: 5, range: 1...300))
+        options.connectTimeout = try reader.int("DB_CONNECT_TIMEOUT", default: 5, range: 1...300)
+        options.readTimeout = try reader.int("DB_READ_TIMEOUT", default: 30, range: 1...3600)
+        options.writeTimeout = options.readTimeout
+        // OpenEMR runs every connection with an empty sql_mode (library/sql.inc.php); rows we write must behave alike.
+        options.connectionInitStatements = ["SET SESSION sql_mode = ''"]
+
+        let sslModeText = reader.string("DB_SSL_MODE")?.uppercased() ?? "PREFERRED"
+        guard let sslMode = MariaDBConfiguration.TLS.Mode(rawValue: sslModeText) else {
+            throw ConfigurationError(key: "DB_SSL_MODE", message: "must be one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY")
+        }
+        let password = reader.string("DB_PASSWORD") ?? (demo ? "openemr" : "")
+        var configuration = AppConfiguration(
+            database: MariaDBConfiguration(
+                host: reader.string("DB_HOST") ?? "127.0.0.1",
+                port: try reader.int("DB_PORT", default: 3306, range: 0...65535),
+                unixSocket: reader.string("DB_SOCKET"),
+                username: reader.string("DB_USER") ?? "openemr",
+                password: password,
+                database: reader.string("DB_NAME") ?? "openemr",
+                tls: .init(mode: sslMode, caFile: reader.string("DB_SSL_CA")),
+                options: options
+            )
+        )
+        configuration.demoMode = demo
+        configuration.demoGuest = try reader.bool("BRIDGE_DEMO_GUEST", default: false)
+        configuration.host = reader.string("BRIDGE_HOST") ?? "127.0.0.1"
+        configuration.port = try reader.int("BRIDGE_PORT", default: 8080, range: 0...65535)
+        configuration.corsAllowedOrigins = (reader.string("CORS_ALLOWED_ORIGINS") ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+        configuration.tokenTTL = try reader.int("BRIDGE_TOKEN_TTL", default: 8 * 3600, range: 60...(90 * 86400))
+        configuration.maxBodyBytes = try reader.int("BRIDGE_MAX_BODY_BYTES", default: 1 << 20, range: 1024...(1 << 30))
+        if let level = reader.string("LOG_LEVEL") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError(key: "LOG_LEVEL", message: "must be trace, debug, info, notice, warning, error or critical")
+            }
+            configuration.logLevel = parsed
+        }
+        configuration.openEMRSessionPath = reader.string("OPENEMR_SESSION_PATH")
+        configuration.openEMRSessionMaxAge = try reader.int("OPENEMR_SESSION_MAX_AGE", default: 14400, range: 1...(30 * 86400))
+        configuration.openEMRSiteID = reader.string("OPENEMR_SITE_ID") ?? "default"
+        configuration.allowPatientDelete = try reader.bool("BRIDGE_ALLOW_PATIENT_DELETE", default: false)
+        configuration.sqlDirectory = reader.string("BRIDGE_SQL_DIR")
+        configuration.trustProxy = try reader.bool("BRIDGE_TRUST_PROXY", default: false)
+        configuration.publicURL = reader.string("BRIDGE_PUBLIC_URL")
+        return configuration
+    }
+
+    /// Refuses known default secrets outside demo mode.
+    public func validateSecrets() throws {
+        guard !demoMode else { return }
+        if Self.knownDefaultSecrets.contains(database.password) {
+            throw ConfigurationError(
+                key: "DB_PASSWORD",
+                message: "is empty or a well-known default; set a real password (or BRIDGE_DEMO=1 for the demo)"
+            )
+        }
+        if demoGuest {
+            throw ConfigurationError(key: "BRIDGE_DEMO_GUEST", message: "is only allowed together with BRIDGE_DEMO=1")
+        }
+    }
+}
+
+/// A configuration value is missing or invalid. The message names the key, never a secret value.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var key: String
+    public var message: String
+    public var description: String { "\(key) \(message)" }
+}
+
+/// Typed reads from an environment dictionary.
+struct EnvironmentReader {
+    let environment: [String: String]
+
+    init(_ environment: [String: String]) { self.environment = environment }
+
+    func string(_ key: String) -> String? {
+        guard let value = environment[key], !value.isEmpty else { return nil }
+        return value
+    }
+
+    func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = string(key) else { return value }
+        guard let parsed = Int(text.trimmingCharacters(in: " ")), range.contains(parsed) else {
+            throw ConfigurationError(key: key, message: "must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return parsed
+    }
+
+    func bool(_ key: String, default value: Bool) throws -> Bool {
+        guard let text = string(key)?.lowercased() else { return value }
+        switch text {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigurationError(key: key, message: "must be 1/0, true/false, yes/no or on/off")
+        }
+    }
+}
+
+extension StringProtocol {
+    /// Trims the given characters (ASCII) from both ends.
+    func trimmingCharacters(in set: String) -> String {
+        let characters = Set(set)
+        var slice = Substring(self)
+        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

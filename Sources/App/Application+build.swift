@@ -1,0 +1,84 @@
+import Foundation
+public import Hummingbird
+public import Logging
+public import MariaDB
+import NIOPosix
+public import PasswordCrypt
+public import Prometheus
+import ServiceLifecycle
+
+/// Builds the whole service: the MariaDB client (a service of the application), the repositories, the router.
+///
+/// - Parameters:
+///   - configuration: from `AppConfiguration.fromEnvironment`.
+///   - logger: the application logger (bootstrapped by `main` only).
+///   - metrics: the Prometheus registry behind `/metrics` (bootstrapped by `main`), or nil.
+public func buildApplication(
+    configuration: AppConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry? = nil
+) async throws -> some ApplicationProtocol {
+    try configuration.validateSecrets()
+    let database = MariaDBClient(configuration: configuration.database, backgroundLogger: logger)
+    let services = AppServices(configuration: configuration, database: database, logger: logger)
+    let router = buildRouter(services: services, metrics: metrics)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "emr-bridge"),
+        services: [database] + services.backgroundServices,
+        logger: logger
+    )
+    app.beforeServerStarts {
+        logger.info(
+            "emr-bridge starting",
+            metadata: ["version": "\(EMRBridgeVersion.current)", "demo": "\(configuration.demoMode)", "port": "\(configuration.port)"]
+        )
+    }
+    return app
+}
+
+/// The collaborators every controller may use. Built once per application.
+public struct AppServices: Sendable {
+    public let configuration: AppConfiguration
+    public let database: MariaDBClient
+    public let logger: Logger
+    /// Slow hashes run here, not on the database threads and not on the event loops.
+    public let passwordVerifier: PasswordVerifier
+    public let audit: AuditLogger
+    let passwordThreadPool: NIOThreadPool
+
+    public init(configuration: AppConfiguration, database: MariaDBClient, logger: Logger) {
+        self.configuration = configuration
+        self.database = database
+        self.logger = logger
+        let pool = NIOThreadPool(numberOfThreads: max(2, ProcessInfo.processInfo.activeProcessorCount))
+        pool.start()
+        self.passwordThreadPool = pool
+        self.passwordVerifier = PasswordVerifier(threadPool: pool)
+        self.audit = AuditLogger(database: database, logger: logger)
+    }
+
+    /// Services that run beside the HTTP server.
+    var backgroundServices: [any Service] { [ThreadPoolService(pool: passwordThreadPool)] }
+}
+
+/// Shuts a thread pool down with the application.
+struct ThreadPoolService: Service {
+    let pool: NIOThreadPool
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await pool.shutdownGracefully()
+    }
+}
+
+/// Builds the router from its collaborators; reads no configuration itself.
+public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegistry?) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.addMiddleware {
+        MetricsMiddleware()
+        RequestLogMiddleware(level: .info)
+        CORSAllowListMiddleware(allowedOrigins: services.configuration.corsAllowedOrigins)
+        ErrorMiddleware()
+        BodyLimitMiddleware(limit: services.configuration.maxBodyBytes)
+    }
+    HealthController(database: services.database, metrics: metrics).addRoutes(to: router)
+    return router
+}

@@ -1,0 +1,141 @@
+import Foundation
+import HTTPTypes
+public import Hummingbird
+import Logging
+import MariaDB
+import NIOCore
+
+/// Turns every error into the JSON error shape and the right status; never a stack trace or an empty 500.
+///
+/// Database outages become 503. Unexpected errors are logged with their debug description (which never holds bound
+/// values) and answered with a generic 500 body.
+public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            return Self.response(for: error, logger: context.logger)
+        }
+    }
+
+    static func response(for error: any Error, logger: Logger) -> Response {
+        switch error {
+        case let error as AppError:
+            return AppError.response(status: error.status, code: error.code, message: error.message, details: error.details, headers: error.headers)
+        case let error as HTTPError:
+            let (code, message) = describe(error.status)
+            return AppError.response(status: error.status, code: code, message: error.body ?? message, details: [:], headers: error.headers)
+        case is NIOTooManyBytesError:
+            return AppError.response(status: .contentTooLarge, code: "payload_too_large", message: "The request body is too large.", details: [:])
+        case let error as DecodingError:
+            return AppError.response(status: .badRequest, code: "invalid_json", message: "The request body is not valid JSON for this endpoint.", details: JSONBody.details(error))
+        case let error as MariaDBError where error.isUnavailable:
+            logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            let unavailable = AppError.databaseUnavailable
+            return AppError.response(status: unavailable.status, code: unavailable.code, message: unavailable.message, details: [:], headers: unavailable.headers)
+        case let error as MariaDBError where error.isDuplicateKey:
+            return AppError.response(status: .conflict, code: "conflict", message: "The record already exists.", details: [:])
+        case let error as MariaDBError where error.isRetryableTransactionError:
+            return AppError.response(status: .serviceUnavailable, code: "busy", message: "The database is busy; try again.", details: [:], headers: [.retryAfter: "1"])
+        case let error as ConfigurationError:
+            logger.error("configuration error", metadata: ["error": "\(error)"])
+            return AppError.response(status: .internalServerError, code: "internal_error", message: "Internal server error.", details: [:])
+        default:
+            logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            return AppError.response(status: .internalServerError, code: "internal_error", message: "Internal server error.", details: [:])
+        }
+    }
+
+    static func describe(_ status: HTTPResponse.Status) -> (code: String, message: String) {
+        switch status.code {
+        case 400: return ("bad_request", "The request is malformed.")
+        case 401: return ("not_authenticated", "Authentication credentials were not provided or are invalid.")
+        case 403: return ("permission_denied", "You do not have permission to perform this action.")
+        case 404: return ("not_found", "Not found.")
+        case 405: return ("method_not_allowed", "Method not allowed.")
+        case 408: return ("request_timeout", "The request timed out.")
+        case 413: return ("payload_too_large", "The request body is too large.")
+        case 415: return ("unsupported_media_type", "Unsupported media type.")
+        case 429: return ("throttled", "Too many requests.")
+        case 503: return ("unavailable", "Service unavailable.")
+        default: return (status.code < 500 ? "client_error" : "internal_error", status.reasonPhrase)
+        }
+    }
+}
+
+/// Refuses bodies whose declared length is over the configured limit (413) before anything reads them.
+public struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
+    let limit: Int
+    public init(limit: Int) { self.limit = limit }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw AppError(.contentTooLarge, code: "payload_too_large", message: "The request body is too large.", details: ["limit_bytes": String(limit)])
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Decoding of JSON request bodies with the configured size limit and per-field error details.
+enum JSONBody {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw AppError(.contentTooLarge, code: "payload_too_large", message: "The request body is too large.", details: ["limit_bytes": String(limit)])
+        }
+        if buffer.readableBytes == 0 {
+            throw AppError.badRequest("A JSON request body is required.", code: "invalid_json")
+        }
+        do {
+            return try JSONCoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                throw AppError.badRequest("The request body is not valid JSON.", code: "invalid_json")
+            }
+            throw AppError.validation(details(error))
+        }
+    }
+
+    /// Field → message for a decoding error (field names only, never values).
+    static func details(_ error: DecodingError) -> [String: String] {
+        func path(_ codingPath: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
+            let keys = codingPath + (key.map { [$0] } ?? [])
+            let text = keys.map { $0.intValue.map(String.init) ?? snake($0.stringValue) }.joined(separator: ".")
+            return text.isEmpty ? "non_field_errors" : text
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return [path(context.codingPath, key): "This field is required."]
+        case .valueNotFound(_, let context): return [path(context.codingPath): "This field may not be null."]
+        case .typeMismatch(let type, let context): return [path(context.codingPath): "Expected a value of type \(jsonType(type))."]
+        case .dataCorrupted(let context): return [path(context.codingPath): "Invalid value."]
+        @unknown default: return ["non_field_errors": "Invalid request body."]
+        }
+    }
+
+    private static func jsonType(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "string"
+        case is Int.Type, is Int64.Type: return "integer"
+        case is Double.Type: return "number"
+        case is Bool.Type: return "boolean"
+        default: return "object"
+        }
+    }
+
+    private static func snake(_ key: String) -> String {
+        var result = ""
+        for character in key {
+            if character.isUppercase {
+                result += "_" + character.lowercased()
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+}

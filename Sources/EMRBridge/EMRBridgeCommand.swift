@@ -1,0 +1,138 @@
+import App
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import MariaDB
+import Metrics
+import Prometheus
+
+/// `emr-bridge`: the EMRBridge service and its maintenance commands.
+@main
+struct EMRBridgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "emr-bridge",
+        abstract: "REST bridge beside OpenEMR: sign-in with OpenEMR credentials and a clinical API for Flutter apps.",
+        discussion: """
+            Configuration comes from environment variables (DB_HOST, DB_PORT, DB_SOCKET, DB_NAME, DB_USER, DB_PASSWORD, \
+            DB_SSL_MODE, DB_SSL_CA, DB_POOL_SIZE, BRIDGE_HOST, BRIDGE_PORT, CORS_ALLOWED_ORIGINS, …); see the README.
+            """,
+        version: EMRBridgeVersion.current,
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Options shared by every subcommand.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (overrides LOG_LEVEL).")
+    var logLevel: String?
+
+    func loadConfiguration() throws -> AppConfiguration {
+        var environment = ProcessInfo.processInfo.environment
+        if let logLevel { environment["LOG_LEVEL"] = logLevel }
+        return try AppConfiguration.fromEnvironment(environment)
+    }
+
+    func makeLogger(_ configuration: AppConfiguration, label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = configuration.logLevel
+        return logger
+    }
+}
+
+/// Runs `body` with a running MariaDB client, then shuts the client down.
+func withDatabase<T: Sendable>(
+    _ configuration: AppConfiguration, logger: Logger, _ body: @Sendable @escaping (MariaDBClient) async throws -> T
+) async throws -> T {
+    let client = MariaDBClient(configuration: configuration.database, backgroundLogger: logger)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await client.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        return try await body(client)
+    }
+}
+
+/// Exit with a one-line message on stderr (no stack trace).
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data(("emr-bridge: " + message + "\n").utf8))
+    return ExitCode(1)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP service (the default subcommand).")
+
+    @OptionGroup var common: CommonOptions
+    @Option(name: .long, help: "Address to listen on (overrides BRIDGE_HOST, default 127.0.0.1).") var host: String?
+    @Option(name: .long, help: "Port to listen on (overrides BRIDGE_PORT, default 8080).") var port: Int?
+    @Flag(name: .long, help: "Demo mode (same as BRIDGE_DEMO=1): allows the demo database password.") var demo = false
+
+    func run() async throws {
+        var environment = ProcessInfo.processInfo.environment
+        if demo { environment["BRIDGE_DEMO"] = "1" }
+        if let level = common.logLevel { environment["LOG_LEVEL"] = level }
+        var configuration: AppConfiguration
+        do {
+            configuration = try AppConfiguration.fromEnvironment(environment)
+            if let host { configuration.host = host }
+            if let port { configuration.port = port }
+            try configuration.validateSecrets()
+        } catch let error as ConfigurationError {
+            throw fail("configuration error: \(error)")
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = common.makeLogger(configuration, label: "emr-bridge")
+        let app = try await buildApplication(configuration: configuration, logger: logger, metrics: registry)
+        try await app.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the OpenEMR tables and apply the service's own migrations (sql/migrations).",
+        discussion: "Exits non-zero and names the missing tables when the database is not an OpenEMR database."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @Flag(name: .long, help: "Only check: report missing OpenEMR tables and pending migrations, change nothing.") var checkOnly = false
+
+    func run() async throws {
+        let configuration: AppConfiguration
+        do {
+            configuration = try common.loadConfiguration()
+        } catch let error as ConfigurationError {
+            throw fail("configuration error: \(error)")
+        }
+        let logger = common.makeLogger(configuration, label: "emr-bridge.migrate")
+        let directory = Migrator.locateSQLDirectory(configured: configuration.sqlDirectory)
+        let checkOnly = self.checkOnly
+        let report: Migrator.Report
+        do {
+            report = try await withDatabase(configuration, logger: logger) { client in
+                try await Migrator(client: client, directory: directory, logger: logger).run(checkOnly: checkOnly)
+            }
+        } catch let error as MariaDBError {
+            throw fail("cannot use the database \(configuration.database.database): \(error)")
+        } catch let error as ConfigurationError {
+            throw fail("configuration error: \(error)")
+        } catch let error as MigrationError {
+            throw fail(error.message)
+        }
+        if !report.missingTables.isEmpty {
+            throw fail(
+                "database \(configuration.database.database) is missing OpenEMR tables: \(report.missingTables.joined(separator: ", "))"
+            )
+        }
+        for name in report.alreadyApplied { print("ok       \(name)") }
+        for name in report.applied { print("applied  \(name)") }
+        for name in report.pending { print("pending  \(name)") }
+        if checkOnly && !report.pending.isEmpty {
+            throw fail("\(report.pending.count) migration(s) pending")
+        }
+        print(checkOnly ? "OpenEMR tables present; schema up to date." : "OpenEMR tables present; \(report.applied.count) migration(s) applied.")
+    }
+}
