@@ -43,6 +43,10 @@ public struct AppServices: Sendable {
     /// Slow hashes run here, not on the database threads and not on the event loops.
     public let passwordVerifier: PasswordVerifier
     public let audit: AuditLogger
+    public let globals: OpenEMRGlobalsCache
+    public let tokens: TokenStore
+    public let login: LoginService
+    public let sessionBridge: SessionBridge
     let passwordThreadPool: NIOThreadPool
 
     public init(configuration: AppConfiguration, database: MariaDBClient, logger: Logger) {
@@ -53,7 +57,17 @@ public struct AppServices: Sendable {
         pool.start()
         self.passwordThreadPool = pool
         self.passwordVerifier = PasswordVerifier(threadPool: pool)
-        self.audit = AuditLogger(database: database, logger: logger)
+        let globals = OpenEMRGlobalsCache(database: database)
+        self.globals = globals
+        let audit = AuditLogger(database: database, globals: globals, logger: logger)
+        self.audit = audit
+        let tokens = TokenStore(database: database, ttlSeconds: configuration.tokenTTL)
+        self.tokens = tokens
+        self.login = LoginService(database: database, verifier: passwordVerifier, globals: globals, tokens: tokens, audit: audit)
+        self.sessionBridge = SessionBridge(
+            directory: configuration.openEMRSessionPath, maxAge: configuration.openEMRSessionMaxAge, database: database, globals: globals,
+            tokens: tokens, audit: audit, fileThreadPool: pool
+        )
     }
 
     /// Services that run beside the HTTP server.
@@ -80,5 +94,10 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
         BodyLimitMiddleware(limit: services.configuration.maxBodyBytes)
     }
     HealthController(database: services.database, metrics: metrics).addRoutes(to: router)
+    let authenticator = TokenAuthenticator(tokens: services.tokens)
+    AuthController(
+        login: services.login, bridge: services.sessionBridge, tokens: services.tokens, audit: services.audit, database: services.database,
+        configuration: services.configuration
+    ).addRoutes(to: router, authenticator: authenticator)
     return router
 }

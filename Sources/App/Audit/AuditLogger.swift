@@ -1,16 +1,114 @@
+import Foundation
 public import Logging
 public import MariaDB
+import PasswordCrypt
 
-/// Writes rows to OpenEMR's audit log (`log` + `log_comment_encrypt`) so that OpenEMR's own log viewer shows them.
-///
-/// See REFERENCE.md §5: the viewer reads `log_comment_encrypt` LEFT JOIN `log`, so both rows are written, in the
-/// caller's transaction when there is one.
+/// One row of OpenEMR's audit log.
+public struct AuditEvent: Sendable, Equatable {
+    /// `login`, `logout`, `patient-record-select`, `patient-record-insert`, …
+    public var event: String
+    /// Shown in OpenEMR's log viewer: `Patient Demographics`, `Encounter Form`, or the event name.
+    public var category: String
+    /// The acting OpenEMR username (or portal login).
+    public var user: String
+    /// OpenEMR's `authProvider` (`groups.name`).
+    public var groupName: String
+    public var patientID: Int?
+    public var success: Bool
+    /// Plain text; stored base64-encoded as OpenEMR 8.2 does. Never holds passwords, hashes or tokens.
+    public var comments: String
+    /// `open-emr`, or `patient-portal` for portal patients.
+    public var logFrom: String
+
+    public init(
+        event: String, category: String, user: String, groupName: String, patientID: Int? = nil, success: Bool, comments: String,
+        logFrom: String = "open-emr"
+    ) {
+        self.event = event
+        self.category = category
+        self.user = user
+        self.groupName = groupName
+        self.patientID = patientID
+        self.success = success
+        self.comments = comments
+        self.logFrom = logFrom
+    }
+
+    /// An event done by an identity.
+    public init(_ event: String, category: String, by identity: Identity, patientID: Int?, success: Bool = true, comments: String) {
+        self.init(
+            event: event, category: category, user: identity.username, groupName: identity.groupName, patientID: patientID, success: success,
+            comments: comments, logFrom: identity.role == .patient ? "patient-portal" : "open-emr"
+        )
+    }
+}
+
+/// Writes rows to OpenEMR's audit log (`log` + `log_comment_encrypt`) exactly as OpenEMR 8.2's EventAuditLogger
+/// does, so that OpenEMR's own log viewer shows them and its tamper report verifies their checksums
+/// (REFERENCE.md §5): local-time `date`, base64 `comments`, version 4, SHA3-512 over the 13 stored values.
 public struct AuditLogger: Sendable {
     let database: MariaDBClient
+    let globals: OpenEMRGlobalsCache
     let logger: Logger
 
-    public init(database: MariaDBClient, logger: Logger) {
+    public init(database: MariaDBClient, globals: OpenEMRGlobalsCache, logger: Logger) {
         self.database = database
+        self.globals = globals
         self.logger = logger
+    }
+
+    /// Writes the events on the caller's connection (inside its transaction, so they land with the change or not at all).
+    public func write(_ events: [AuditEvent], on connection: MariaDBConnection) async throws {
+        guard !events.isEmpty else { return }
+        let timeZone = try await globals.current(logger: connection.logger).timeZone
+        let date = Self.localTimestamp(Date(), timeZone: timeZone)
+        for event in events {
+            let comments = Data(event.comments.utf8).base64EncodedString()
+            let inserted = try await connection.query(
+                """
+                INSERT INTO log (date, event, category, user, groupname, comments, user_notes, patient_id, success, crt_user, log_from, menu_item_id, ccda_doc_id)
+                VALUES (\(date), \(event.event), \(event.category), \(event.user), \(event.groupName), \(comments), '', \(event.patientID), \(event.success ? 1 : 0), '', \(event.logFrom), NULL, NULL)
+                """
+            )
+            let checksum = Self.checksum(
+                date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName,
+                comments: comments, patientID: event.patientID, success: event.success, logFrom: event.logFrom
+            )
+            try await connection.query(
+                """
+                INSERT INTO log_comment_encrypt (log_id, encrypt, checksum, checksum_api, version)
+                VALUES (\(Int64(inserted.lastInsertID)), 'No', \(checksum), '', 4)
+                """
+            )
+        }
+    }
+
+    /// Writes the events in their own transaction.
+    public func record(_ events: [AuditEvent], logger: Logger) async throws {
+        try await database.withTransaction(logger: logger) { connection in
+            try await write(events, on: connection)
+        }
+    }
+
+    /// SHA3-512 (lowercase hex) of the plain concatenation of the 13 values as MariaDB returns them; NULL is empty.
+    static func checksum(
+        date: String, event: String, category: String, user: String, groupName: String, comments: String, patientID: Int?, success: Bool,
+        logFrom: String
+    ) -> String {
+        let userNotes = "", crtUser = "", menuItemID = "", ccdaDocID = ""
+        let text =
+            date + event + category + user + groupName + comments + userNotes + (patientID.map(String.init) ?? "") + (success ? "1" : "0")
+            + crtUser + logFrom + menuItemID + ccdaDocID
+        return Digest.sha3_512Hex(text)
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS` in OpenEMR's time zone (`gbl_time_zone`, UTC when unset or unknown).
+    static func localTimestamp(_ date: Date, timeZone identifier: String) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: identifier.isEmpty ? "UTC" : identifier) ?? TimeZone(identifier: "UTC") ?? .current
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return MariaDBDateTime(
+            year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1, hour: c.hour ?? 0, minute: c.minute ?? 0, second: c.second ?? 0
+        ).description
     }
 }

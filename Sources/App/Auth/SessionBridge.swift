@@ -1,0 +1,173 @@
+import Foundation
+public import Logging
+public import MariaDB
+public import NIOPosix
+import HTTPTypes
+import PHPSerialization
+import PasswordCrypt
+
+/// Turns a live OpenEMR PHP session (core `OpenEMR` or portal `PortalOpenEMR`) into a bridge token for the same
+/// user or patient (REFERENCE.md §3).
+///
+/// The session file is read from `OPENEMR_SESSION_PATH` (read-only), parsed with a byte-exact `php`-format decoder
+/// in either layout, and accepted only when it is fresh, and OpenEMR itself would still accept it: for core users
+/// `authPass` equals the current `users_secure.password`, the user is active, and `session_tracker` shows activity
+/// within OpenEMR's `timeout`; for patients the portal flags are set and the patient is still allowed on the portal.
+public struct SessionBridge: Sendable {
+    let directory: String?
+    let maxAge: Int
+    let database: MariaDBClient
+    let globals: OpenEMRGlobalsCache
+    let tokens: TokenStore
+    let audit: AuditLogger
+    let fileThreadPool: NIOThreadPool
+
+    public init(
+        directory: String?, maxAge: Int, database: MariaDBClient, globals: OpenEMRGlobalsCache, tokens: TokenStore, audit: AuditLogger,
+        fileThreadPool: NIOThreadPool
+    ) {
+        self.directory = directory
+        self.maxAge = maxAge
+        self.database = database
+        self.globals = globals
+        self.tokens = tokens
+        self.audit = audit
+        self.fileThreadPool = fileThreadPool
+    }
+
+    /// Which OpenEMR session.
+    public enum Kind: String, Sendable {
+        case core = "OpenEMR"
+        case portal = "PortalOpenEMR"
+    }
+
+    static let refused = AppError(.unauthorized, code: "invalid_session", message: "The OpenEMR session is missing, expired or not valid.")
+
+    /// Bridges the session with this id.
+    public func bridge(sessionID: String, kind: Kind, clientIP: String, logger: Logger) async throws -> LoginService.Success {
+        guard let directory else {
+            throw AppError(
+                .serviceUnavailable, code: "session_bridge_disabled", message: "The OpenEMR session bridge is not configured (OPENEMR_SESSION_PATH)."
+            )
+        }
+        // The id becomes part of a path: only OpenEMR's own id alphabet is accepted (no '.', '/', NUL).
+        guard PHPSession.isValidSessionID(sessionID) else {
+            logger.debug("session bridge refused: malformed session id")
+            throw Self.refused
+        }
+        let path = directory + "/sess_" + sessionID
+        let maxAge = self.maxAge
+        let bytes: [UInt8]? = try await fileThreadPool.runIfActive { Self.readFreshFile(path, maxAge: maxAge) }
+        guard let bytes else {
+            logger.debug("session bridge refused: no such session file, or stale")
+            throw Self.refused
+        }
+        let session: PHPSession
+        do {
+            session = try PHPSession(decoding: bytes, sessionName: kind.rawValue)
+        } catch {
+            logger.notice("session bridge refused: session file does not parse", metadata: ["error": "\(error)"])
+            throw Self.refused
+        }
+        switch kind {
+        case .core: return try await bridgeCore(session, clientIP: clientIP, logger: logger)
+        case .portal: return try await bridgePortal(session, clientIP: clientIP, logger: logger)
+        }
+    }
+
+    /// The file's bytes when it exists, is a regular file of sane size, and was written within `maxAge` seconds.
+    static func readFreshFile(_ path: String, maxAge: Int) -> [UInt8]? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            attributes[.type] as? FileAttributeType == .typeRegular,
+            let modified = attributes[.modificationDate] as? Date,
+            let size = attributes[.size] as? Int, size > 0, size <= 1 << 20,
+            Date().timeIntervalSince(modified) <= TimeInterval(maxAge),
+            let data = FileManager.default.contents(atPath: path)
+        else { return nil }
+        return Array(data)
+    }
+
+    private func bridgeCore(_ session: PHPSession, clientIP: String, logger: Logger) async throws -> LoginService.Success {
+        guard let userName = session.string("authUser"), !userName.isEmpty,
+            let authPass = session.string("authPass"), !authPass.isEmpty,
+            let userID = session.int("authUserID"),
+            let trackerUUID = session.bytes("session_database_uuid"), trackerUUID.count == 16
+        else {
+            logger.debug("session bridge refused: session is not logged in (or MFA not completed)")
+            throw Self.refused
+        }
+        let settings = try await globals.current(logger: logger)
+        guard
+            let row = try await database.query(
+                """
+                SELECT u.username, u.authorized, u.see_auth, u.fname, u.lname, u.facility_id, s.password,
+                       (SELECT g.name FROM `groups` g WHERE g.user = u.username ORDER BY g.id LIMIT 1) AS groupname,
+                       (SELECT GROUP_CONCAT(ag.value) FROM gacl_aro a JOIN gacl_groups_aro_map m ON m.aro_id = a.id
+                          JOIN gacl_aro_groups ag ON ag.id = m.group_id
+                          WHERE a.section_value = 'users' AND BINARY a.value = BINARY u.username) AS aro_groups,
+                       (SELECT TIMESTAMPDIFF(SECOND, t.last_updated, NOW()) FROM session_tracker t WHERE t.uuid = \(trackerUUID)) AS idle
+                FROM users u JOIN users_secure s ON s.id = u.id AND BINARY s.username = BINARY u.username
+                WHERE u.id = \(userID) AND u.active = 1
+                """, logger: logger
+            ).first,
+            try row.decode("username", as: String.self) == userName,
+            Digest.constantTimeEquals(authPass, try row.decode("password", as: String?.self) ?? ""),
+            let idle = try row.decode("idle", as: Int?.self), idle <= settings.sessionTimeout
+        else {
+            try await audit.record(
+                [AuditEvent(event: "login", category: "login", user: userName, groupName: "", success: false, comments: "openemr-session bridge refused: \(clientIP)")],
+                logger: logger
+            )
+            throw Self.refused
+        }
+        let groupName = try row.decode("groupname", as: String?.self) ?? "Default"
+        let authorized = try row.decode("authorized", as: Int?.self) == 1 || (try row.decode("see_auth", as: Int?.self) ?? 0) > 2
+        let admin = (try row.decode("aro_groups", as: String?.self) ?? "").split(separator: ",").contains("admin")
+        let role: Identity.Role = admin ? .admin : (authorized ? .provider : .staff)
+        let subject = TokenStore.Subject(kind: "user", userID: userID, pid: nil, username: userName, role: role, source: "openemr-session")
+        let event = AuditEvent(
+            event: "login", category: "login", user: userName, groupName: groupName, success: true, comments: "openemr-session bridge: \(clientIP)"
+        )
+        let issued = try await database.withTransaction(logger: logger) { connection in
+            try await audit.write([event], on: connection)
+            return try await tokens.issue(subject, clientIP: clientIP, on: connection)
+        }
+        let identity = Identity(
+            role: role, userID: userID, username: userName, groupName: groupName, pid: nil, fname: try row.decode("fname", as: String?.self) ?? "",
+            lname: try row.decode("lname", as: String?.self) ?? "", facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: issued.hash
+        )
+        return LoginService.Success(issued: issued, identity: identity, passwordExpiring: false)
+    }
+
+    private func bridgePortal(_ session: PHPSession, clientIP: String, logger: Logger) async throws -> LoginService.Success {
+        guard let pid = session.int("pid"), pid > 0,
+            let flag = session["patient_portal_onsite_two"], !(flag.isNull || flag.intValue == 0 || flag.stringValue == ""),
+            let loginName = session.string("portal_login_username") ?? session.string("portal_username")
+        else {
+            logger.debug("session bridge refused: portal session is not logged in")
+            throw Self.refused
+        }
+        guard
+            let row = try await database.query(
+                """
+                SELECT p.fname, p.lname FROM patient_data p JOIN patient_access_onsite o ON o.pid = p.pid
+                WHERE p.pid = \(pid) AND p.allow_patient_portal = 'YES'
+                """, logger: logger
+            ).first
+        else { throw Self.refused }
+        let subject = TokenStore.Subject(kind: "patient", userID: nil, pid: pid, username: loginName, role: .patient, source: "openemr-session")
+        let event = AuditEvent(
+            event: "portal-login", category: "portal-login", user: loginName, groupName: "", patientID: pid, success: true,
+            comments: "portal session bridge: \(clientIP)", logFrom: "patient-portal"
+        )
+        let issued = try await database.withTransaction(logger: logger) { connection in
+            try await audit.write([event], on: connection)
+            return try await tokens.issue(subject, clientIP: clientIP, on: connection)
+        }
+        let identity = Identity(
+            role: .patient, userID: nil, username: loginName, groupName: "", pid: pid, fname: try row.decode("fname", as: String?.self) ?? "",
+            lname: try row.decode("lname", as: String?.self) ?? "", facilityID: nil, tokenHash: issued.hash
+        )
+        return LoginService.Success(issued: issued, identity: identity, passwordExpiring: false)
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MariaDB
+
+/// `/api/auth/…`: sign-in with OpenEMR credentials, the OpenEMR session bridge, the current user, logout.
+struct AuthController: Sendable {
+    let login: LoginService
+    let bridge: SessionBridge
+    let tokens: TokenStore
+    let audit: AuditLogger
+    let database: MariaDBClient
+    let configuration: AppConfiguration
+
+    struct CredentialsRequest: Decodable {
+        var username: String
+        var password: String
+    }
+
+    struct SessionRequest: Decodable {
+        var sessionId: String?
+        /// `core` (default) or `portal`.
+        var type: String?
+    }
+
+    struct UserResponse: ResponseEncodable {
+        var id: Int?
+        var username: String
+        var fname: String
+        var lname: String
+        var role: String
+        var facilityId: Int?
+        var pid: Int?
+
+        init(_ identity: Identity) {
+            id = identity.userID
+            username = identity.username
+            fname = identity.fname
+            lname = identity.lname
+            role = identity.role.rawValue
+            facilityId = identity.facilityID
+            pid = identity.pid
+        }
+    }
+
+    struct LoginResponse: ResponseEncodable {
+        var token: String
+        var tokenType = "Bearer"
+        var expiresAt: String
+        var user: UserResponse
+        var passwordExpiring: Bool
+
+        init(_ success: LoginService.Success) {
+            token = success.issued.token
+            expiresAt = ISO8601DateFormatter().string(from: success.issued.expiresAt)
+            user = UserResponse(success.identity)
+            passwordExpiring = success.passwordExpiring
+        }
+    }
+
+    func addRoutes(to router: Router<AppRequestContext>, authenticator: TokenAuthenticator) {
+        let auth = router.group("/api/auth")
+        auth.post("/login", use: loginCore)
+        auth.post("/patient-login", use: loginPatient)
+        auth.post("/openemr-session", use: bridgeSession)
+        auth.post("/guest", use: guest)
+        let authenticated = auth.group().add(middleware: authenticator)
+        authenticated.get("/user", use: currentUser)
+        authenticated.post("/logout", use: logout)
+    }
+
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For") ?? .via
+
+    /// The client address as OpenEMR records it in `ip_tracking`: `REMOTE_ADDR`, plus ` (<X-Forwarded-For>)` behind
+    /// a trusted proxy.
+    static func clientIP(_ request: Request, _ context: AppRequestContext, trustProxy: Bool) -> String {
+        let remote = context.remoteAddress?.ipAddress ?? "unknown"
+        if trustProxy, let forwarded = request.headers[Self.forwardedFor] {
+            return remote + " (" + String(forwarded.prefix(200)) + ")"
+        }
+        return remote
+    }
+
+    private func credentials(_ request: Request) async throws -> CredentialsRequest {
+        let body = try await JSONBody.decode(CredentialsRequest.self, from: request, limit: configuration.maxBodyBytes)
+        var details: [String: String] = [:]
+        if body.username.isEmpty { details["username"] = "This field may not be blank." }
+        if body.password.isEmpty { details["password"] = "This field may not be blank." }
+        if body.username.utf8.count > 255 { details["username"] = "Ensure this field has no more than 255 characters." }
+        if body.password.utf8.count > 4096 { details["password"] = "Ensure this field has no more than 4096 characters." }
+        if !details.isEmpty { throw AppError.validation(details) }
+        return body
+    }
+
+    /// `POST /api/auth/login/` → 200 token, 401 invalid credentials, 423 locked, 403 expired or MFA.
+    @Sendable func loginCore(_ request: Request, context: AppRequestContext) async throws -> LoginResponse {
+        let body = try await credentials(request)
+        let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
+        return LoginResponse(try await login.loginCoreUser(username: body.username, password: body.password, clientIP: ip, logger: context.logger))
+    }
+
+    /// `POST /api/auth/patient-login/` → a token with role `patient` bound to the portal account's pid.
+    @Sendable func loginPatient(_ request: Request, context: AppRequestContext) async throws -> LoginResponse {
+        let body = try await credentials(request)
+        let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
+        return LoginResponse(try await login.loginPatient(username: body.username, password: body.password, clientIP: ip, logger: context.logger))
+    }
+
+    /// `POST /api/auth/openemr-session/` with `Cookie: OpenEMR=<id>` / `PortalOpenEMR=<id>` or `{"session_id", "type"}`.
+    @Sendable func bridgeSession(_ request: Request, context: AppRequestContext) async throws -> LoginResponse {
+        var sessionID: String?
+        var kind = SessionBridge.Kind.core
+        if request.headers[.contentLength].flatMap({ Int($0) }) ?? 0 > 0 || request.headers[.contentType] != nil {
+            let body = try await JSONBody.decode(SessionRequest.self, from: request, limit: configuration.maxBodyBytes)
+            sessionID = body.sessionId
+            switch body.type ?? "core" {
+            case "core": kind = .core
+            case "portal": kind = .portal
+            default: throw AppError.validation(["type": "Must be \"core\" or \"portal\"."])
+            }
+        }
+        if sessionID == nil {
+            let cookies = Self.cookies(request.headers[values: .cookie])
+            if let core = cookies["OpenEMR"] {
+                sessionID = core
+            } else if let portal = cookies["PortalOpenEMR"] {
+                sessionID = portal
+                kind = .portal
+            }
+        }
+        guard let sessionID, !sessionID.isEmpty else {
+            throw AppError.validation(["session_id": "Send the OpenEMR session cookie or a session_id."])
+        }
+        let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
+        return LoginResponse(try await bridge.bridge(sessionID: sessionID, kind: kind, clientIP: ip, logger: context.logger))
+    }
+
+    static func cookies(_ headers: [String]) -> [String: String] {
+        var result: [String: String] = [:]
+        for header in headers {
+            for pair in header.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                let name = parts[0].trimmingCharacters(in: " ")
+                if result[name] == nil { result[name] = parts[1].trimmingCharacters(in: " \"") }
+            }
+        }
+        return result
+    }
+
+    /// `POST /api/auth/guest/`: demo mode with `BRIDGE_DEMO_GUEST=1` only; a read-only token.
+    @Sendable func guest(_ request: Request, context: AppRequestContext) async throws -> LoginResponse {
+        guard configuration.demoMode && configuration.demoGuest else { throw AppError.notFound() }
+        let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
+        let subject = TokenStore.Subject(kind: "guest", userID: nil, pid: nil, username: "guest", role: .guest, source: "demo-guest")
+        let issued = try await database.withConnection(logger: context.logger) { try await tokens.issue(subject, clientIP: ip, on: $0) }
+        let identity = Identity(
+            role: .guest, userID: nil, username: "guest", groupName: "Default", pid: nil, fname: "Demo", lname: "Guest", facilityID: nil,
+            tokenHash: issued.hash
+        )
+        return LoginResponse(LoginService.Success(issued: issued, identity: identity, passwordExpiring: false))
+    }
+
+    /// `GET /api/auth/user/`: the caller.
+    @Sendable func currentUser(_ request: Request, context: AppRequestContext) async throws -> UserResponse {
+        UserResponse(try context.requireIdentity())
+    }
+
+    /// `POST /api/auth/logout/`: revokes the token for every replica at once.
+    @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        try await tokens.revoke(hash: identity.tokenHash, logger: context.logger)
+        if identity.role != .guest {
+            let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
+            try await audit.record(
+                [AuditEvent(identity.role == .patient ? "portal-logout" : "logout", category: "logout", by: identity, patientID: identity.pid, comments: "success: \(ip)")],
+                logger: context.logger
+            )
+        }
+        return Response(status: .noContent)
+    }
+}
+

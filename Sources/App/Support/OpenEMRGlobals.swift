@@ -1,0 +1,73 @@
+import Foundation
+public import Logging
+public import MariaDB
+import Synchronization
+
+/// OpenEMR settings from the `globals` table, with OpenEMR's defaults for missing rows (`library/globals.inc.php`).
+public struct OpenEMRGlobals: Sendable, Equatable {
+    public var passwordMaxFailedLogins = 20
+    public var timeResetPasswordMaxFailedLogins = 3600
+    public var ipMaxFailedLogins = 100
+    public var ipTimeResetPasswordMaxFailedLogins = 3600
+    public var passwordExpirationDays = 180
+    public var passwordGraceTime = 30
+    /// Core session idle timeout (`timeout`), seconds.
+    public var sessionTimeout = 7200
+    /// Portal idle timeout (`portal_timeout`), seconds.
+    public var portalTimeout = 1800
+    /// `gbl_time_zone`; empty means PHP's default (UTC on the official images).
+    public var timeZone = ""
+
+    public init() {}
+
+    static let names = [
+        "password_max_failed_logins", "time_reset_password_max_failed_logins", "ip_max_failed_logins",
+        "ip_time_reset_password_max_failed_logins", "password_expiration_days", "password_grace_time", "timeout", "portal_timeout",
+        "gbl_time_zone",
+    ]
+
+    init(values: [String: String]) {
+        func int(_ name: String, _ fallback: Int) -> Int {
+            guard let text = values[name]?.trimmingCharacters(in: " "), let value = Int(text) else { return fallback }
+            return value
+        }
+        passwordMaxFailedLogins = int("password_max_failed_logins", passwordMaxFailedLogins)
+        timeResetPasswordMaxFailedLogins = int("time_reset_password_max_failed_logins", timeResetPasswordMaxFailedLogins)
+        ipMaxFailedLogins = int("ip_max_failed_logins", ipMaxFailedLogins)
+        ipTimeResetPasswordMaxFailedLogins = int("ip_time_reset_password_max_failed_logins", ipTimeResetPasswordMaxFailedLogins)
+        passwordExpirationDays = int("password_expiration_days", passwordExpirationDays)
+        passwordGraceTime = int("password_grace_time", passwordGraceTime)
+        sessionTimeout = int("timeout", sessionTimeout)
+        portalTimeout = int("portal_timeout", portalTimeout)
+        timeZone = values["gbl_time_zone"] ?? ""
+    }
+}
+
+/// Reads the globals at most every `refreshInterval`, so that an admin's change in OpenEMR applies within seconds
+/// without a query per request.
+public final class OpenEMRGlobalsCache: Sendable {
+    private let database: MariaDBClient
+    private let refreshInterval: Duration
+    private let state = Mutex<(value: OpenEMRGlobals, fetched: ContinuousClock.Instant)?>(nil)
+
+    public init(database: MariaDBClient, refreshInterval: Duration = .seconds(15)) {
+        self.database = database
+        self.refreshInterval = refreshInterval
+    }
+
+    public func current(logger: Logger) async throws -> OpenEMRGlobals {
+        let now = ContinuousClock.now
+        if let cached = state.withLock({ $0 }), now - cached.fetched < refreshInterval { return cached.value }
+        let rows = try await database.query(
+            "SELECT gl_name, gl_value FROM globals WHERE gl_index = 0 AND gl_name IN (\(list: OpenEMRGlobals.names))", logger: logger
+        ).rows
+        var values: [String: String] = [:]
+        for row in rows { values[try row.decode("gl_name", as: String.self)] = try row.decode("gl_value", as: String.self) }
+        let globals = OpenEMRGlobals(values: values)
+        state.withLock { $0 = (globals, now) }
+        return globals
+    }
+
+    /// Forgets the cached values (tests change globals between requests).
+    public func invalidate() { state.withLock { $0 = nil } }
+}
