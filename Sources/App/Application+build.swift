@@ -47,6 +47,7 @@ public struct AppServices: Sendable {
     public let tokens: TokenStore
     public let login: LoginService
     public let sessionBridge: SessionBridge
+    public let auditQueue: AuditQueue
     let passwordThreadPool: NIOThreadPool
 
     public init(configuration: AppConfiguration, database: MariaDBClient, logger: Logger) {
@@ -64,6 +65,7 @@ public struct AppServices: Sendable {
         let tokens = TokenStore(database: database, ttlSeconds: configuration.tokenTTL)
         self.tokens = tokens
         self.login = LoginService(database: database, verifier: passwordVerifier, globals: globals, tokens: tokens, audit: audit)
+        self.auditQueue = AuditQueue(audit: audit, logger: logger)
         self.sessionBridge = SessionBridge(
             directory: configuration.openEMRSessionPath, maxAge: configuration.openEMRSessionMaxAge, database: database, globals: globals,
             tokens: tokens, audit: audit, fileThreadPool: pool
@@ -71,7 +73,8 @@ public struct AppServices: Sendable {
     }
 
     /// Services that run beside the HTTP server.
-    var backgroundServices: [any Service] { [ThreadPoolService(pool: passwordThreadPool)] }
+    /// Registered after the database client, so they shut down first (the audit queue flushes while the pool lives).
+    var backgroundServices: [any Service] { [ThreadPoolService(pool: passwordThreadPool), auditQueue] }
 }
 
 /// Shuts a thread pool down with the application.
@@ -98,6 +101,11 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
     AuthController(
         login: services.login, bridge: services.sessionBridge, tokens: services.tokens, audit: services.audit, database: services.database,
         configuration: services.configuration
+    ).addRoutes(to: router, authenticator: authenticator)
+    ClinicalController(
+        patients: PatientRepository(database: services.database, audit: services.audit),
+        encounters: EncounterRepository(database: services.database, audit: services.audit), database: services.database,
+        audit: services.audit, auditQueue: services.auditQueue, configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
     return router
 }

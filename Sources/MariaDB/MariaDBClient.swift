@@ -184,6 +184,7 @@ public struct MariaDBConnection: Sendable {
 
     /// Runs several statements in one hop to the thread pool (fewer context switches on hot paths). Stops at the
     /// first error.
+    @discardableResult
     public func queries(_ queries: [MariaDBQuery]) async throws -> [MariaDBResult] {
         let handle = self.handle
         do {

@@ -57,14 +57,22 @@ public struct AuditLogger: Sendable {
         self.logger = logger
     }
 
-    /// Writes the events on the caller's connection (inside its transaction, so they land with the change or not at all).
+    /// Writes the events on the caller's connection (inside its transaction, so they land with the change or not at
+    /// all). All rows go in one hop to the database thread: `log_comment_encrypt.log_id` takes `LAST_INSERT_ID()` of
+    /// the `log` insert just before it on the same connection.
     public func write(_ events: [AuditEvent], on connection: MariaDBConnection) async throws {
         guard !events.isEmpty else { return }
         let timeZone = try await globals.current(logger: connection.logger).timeZone
-        let date = Self.localTimestamp(Date(), timeZone: timeZone)
+        try await connection.queries(Self.statements(for: events, date: Self.localTimestamp(Date(), timeZone: timeZone)))
+    }
+
+    /// The two INSERTs per event.
+    static func statements(for events: [AuditEvent], date: String) -> [MariaDBQuery] {
+        var queries: [MariaDBQuery] = []
+        queries.reserveCapacity(events.count * 2)
         for event in events {
             let comments = Data(event.comments.utf8).base64EncodedString()
-            let inserted = try await connection.query(
+            queries.append(
                 """
                 INSERT INTO log (date, event, category, user, groupname, comments, user_notes, patient_id, success, crt_user, log_from, menu_item_id, ccda_doc_id)
                 VALUES (\(date), \(event.event), \(event.category), \(event.user), \(event.groupName), \(comments), '', \(event.patientID), \(event.success ? 1 : 0), '', \(event.logFrom), NULL, NULL)
@@ -74,13 +82,11 @@ public struct AuditLogger: Sendable {
                 date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName,
                 comments: comments, patientID: event.patientID, success: event.success, logFrom: event.logFrom
             )
-            try await connection.query(
-                """
-                INSERT INTO log_comment_encrypt (log_id, encrypt, checksum, checksum_api, version)
-                VALUES (\(Int64(inserted.lastInsertID)), 'No', \(checksum), '', 4)
-                """
+            queries.append(
+                "INSERT INTO log_comment_encrypt (log_id, encrypt, checksum, checksum_api, version) VALUES (LAST_INSERT_ID(), 'No', \(checksum), '', 4)"
             )
         }
+        return queries
     }
 
     /// Writes the events in their own transaction.

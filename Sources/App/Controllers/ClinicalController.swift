@@ -1,0 +1,277 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MariaDB
+
+/// The clinical API for the Flutter apps, on the Django bridge's paths: patients, encounters, providers,
+/// facilities. Every route needs a token; reads and writes of patient data are audited in OpenEMR's log.
+struct ClinicalController: Sendable {
+    let patients: PatientRepository
+    let encounters: EncounterRepository
+    let database: MariaDBClient
+    let audit: AuditLogger
+    let auditQueue: AuditQueue
+    let configuration: AppConfiguration
+
+    func addRoutes(to router: Router<AppRequestContext>, authenticator: TokenAuthenticator) {
+        let api = router.group("/api").add(middleware: authenticator)
+        api.get("/patients", use: listPatients)
+        api.post("/patients", use: createPatient)
+        api.get("/patients/{pid}", use: getPatient)
+        api.put("/patients/{pid}", use: replacePatient)
+        api.patch("/patients/{pid}", use: patchPatient)
+        api.delete("/patients/{pid}", use: deletePatient)
+        api.get("/encounters", use: listEncounters)
+        api.post("/encounters", use: createEncounter)
+        api.get("/encounters/{encounter}", use: getEncounter)
+        api.get("/openemr/providers", use: listProviders)
+        api.get("/openemr/facilities", use: listFacilities)
+    }
+
+    // MARK: Helpers
+
+    /// A numeric path id, or 404 (a bad id is "not found", as DRF answers).
+    private func id(_ name: String, _ context: AppRequestContext) throws -> Int {
+        guard let text = context.parameters.get(name), let value = Int(text), value > 0 else { throw AppError.notFound() }
+        return value
+    }
+
+    private func requireWriter(_ identity: Identity) throws {
+        guard identity.canWriteClinical else { throw AppError.forbidden() }
+    }
+
+    private func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        let data = try JSONCoding.encoder.encode(value)
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private func readEvents(_ pids: [Int], by identity: Identity, what: String) -> [AuditEvent] {
+        pids.map { AuditEvent("patient-record-select", category: "Patient Demographics", by: identity, patientID: $0, comments: "emr-bridge read: \(what)") }
+    }
+
+    // MARK: Patients
+
+    /// `GET /api/patients/` with `?search=`, `?dob=`, `?sex=`, `?ordering=`, `?page=`, `?page_size=`.
+    @Sendable func listPatients(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let query = RequestInfo.queryDictionary(request)
+        var filter = try PatientFilter(query: query)
+        if identity.role == .patient { filter.onlyPID = identity.pid ?? -1 }
+        let result = try await patients.list(filter, page: try PageRequest(query: query), logger: context.logger)
+        auditQueue.enqueue(readEvents(result.items.map(\.pid), by: identity, what: "patient list"))
+        let page = Page(
+            count: result.count, page: result.page, results: result.items,
+            baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path, query: RequestInfo.queryItems(request)
+        )
+        return try json(page)
+    }
+
+    /// `GET /api/patients/{pid}/`; a patient token sees only its own record (others: 404).
+    @Sendable func getPatient(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let pid = try id("pid", context)
+        if identity.role == .patient && identity.pid != pid { throw AppError.notFound() }
+        guard let patient = try await patients.find(pid: pid, logger: context.logger) else { throw AppError.notFound() }
+        auditQueue.enqueue(readEvents([pid], by: identity, what: "patient"))
+        let etag = patient.etag
+        if let noneMatch = request.headers[.ifNoneMatch], PatientRepository.matches(noneMatch, etag: etag) {
+            return Response(status: .notModified, headers: [.eTag: etag])
+        }
+        return try json(patient, headers: [.eTag: etag])
+    }
+
+    /// `POST /api/patients/`: providers and admins; 201 with the patient and `Location`.
+    @Sendable func createPatient(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        try requireWriter(identity)
+        let input = try await JSONBody.decode(PatientInput.self, from: request, limit: configuration.maxBodyBytes)
+        let details = input.validate(requireAll: true)
+        if !details.isEmpty { throw AppError.validation(details) }
+        let created = try await patients.create(input, by: identity, logger: context.logger)
+        return try json(created, status: .created, headers: [.eTag: created.etag, .location: "/api/patients/\(created.pid)/"])
+    }
+
+    /// `PUT /api/patients/{pid}/`: all required fields must be sent; `If-Match` honoured.
+    @Sendable func replacePatient(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await update(request, context: context, requireAll: true)
+    }
+
+    /// `PATCH /api/patients/{pid}/`: only the sent fields change; `If-Match` honoured.
+    @Sendable func patchPatient(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await update(request, context: context, requireAll: false)
+    }
+
+    private func update(_ request: Request, context: AppRequestContext, requireAll: Bool) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let pid = try id("pid", context)
+        if identity.role == .patient && identity.pid != pid { throw AppError.notFound() }
+        try requireWriter(identity)
+        let input = try await JSONBody.decode(PatientInput.self, from: request, limit: configuration.maxBodyBytes)
+        let details = input.validate(requireAll: requireAll)
+        if !details.isEmpty { throw AppError.validation(details) }
+        guard let updated = try await patients.update(pid: pid, input, ifMatch: request.headers[.ifMatch], by: identity, logger: context.logger)
+        else { throw AppError.notFound() }
+        return try json(updated, headers: [.eTag: updated.etag])
+    }
+
+    /// `DELETE /api/patients/{pid}/`: refused (403 `delete_disabled`) unless `BRIDGE_ALLOW_PATIENT_DELETE=1`, and
+    /// then for admins only. It removes the patient as OpenEMR's "delete patient" does for the tables this service
+    /// knows (demographics, portal access, encounters and their forms, uuid registrations) in one transaction.
+    @Sendable func deletePatient(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let pid = try id("pid", context)
+        guard configuration.allowPatientDelete else {
+            throw AppError.forbidden("Deleting patients is disabled on this server.", code: "delete_disabled")
+        }
+        guard identity.isAdmin else { throw AppError.forbidden() }
+        let deleted = try await database.withTransaction(logger: context.logger) { connection -> Bool in
+            guard try await connection.query("SELECT pid FROM patient_data WHERE pid = \(pid) FOR UPDATE").first != nil else { return false }
+            try await connection.queries([
+                "DELETE r FROM uuid_registry r JOIN form_encounter e ON e.uuid = r.uuid WHERE e.pid = \(pid)",
+                "DELETE r FROM uuid_registry r JOIN patient_data p ON p.uuid = r.uuid WHERE p.pid = \(pid)",
+                "DELETE FROM forms WHERE pid = \(pid)",
+                "DELETE FROM form_encounter WHERE pid = \(pid)",
+                "DELETE FROM patient_access_onsite WHERE pid = \(pid)",
+                "DELETE FROM patient_data WHERE pid = \(pid)",
+            ])
+            try await audit.write(
+                [AuditEvent("patient-record-delete", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient deleted via emr-bridge")],
+                on: connection
+            )
+            return true
+        }
+        guard deleted else { throw AppError.notFound() }
+        return Response(status: .noContent)
+    }
+
+    // MARK: Encounters
+
+    /// `GET /api/encounters/` with `?patient=`, `?provider=`, `?date_from=`, `?date_to=`.
+    @Sendable func listEncounters(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let query = RequestInfo.queryDictionary(request)
+        let filter = try EncounterFilter(query: query, onlyPID: identity.role == .patient ? (identity.pid ?? -1) : nil)
+        let result = try await encounters.list(filter, page: try PageRequest(query: query), logger: context.logger)
+        let pids = Array(Set(result.items.map(\.pid))).sorted()
+        auditQueue.enqueue(
+            pids.map { AuditEvent("patient-record-select", category: "Encounter Form", by: identity, patientID: $0, comments: "emr-bridge read: encounter list") }
+        )
+        let page = Page(
+            count: result.count, page: result.page, results: result.items,
+            baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path, query: RequestInfo.queryItems(request)
+        )
+        return try json(page)
+    }
+
+    /// `GET /api/encounters/{encounter}/`.
+    @Sendable func getEncounter(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let number = try id("encounter", context)
+        guard let encounter = try await encounters.find(encounter: number, logger: context.logger),
+            identity.role != .patient || identity.pid == encounter.pid
+        else { throw AppError.notFound() }
+        auditQueue.enqueue(
+            [AuditEvent("patient-record-select", category: "Encounter Form", by: identity, patientID: encounter.pid, comments: "emr-bridge read: encounter \(number)")]
+        )
+        return try json(encounter)
+    }
+
+    /// `POST /api/encounters/`: providers and admins; created exactly as OpenEMR does.
+    @Sendable func createEncounter(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        try requireWriter(identity)
+        let input = try await JSONBody.decode(EncounterInput.self, from: request, limit: configuration.maxBodyBytes)
+        let created = try await encounters.create(try input.validated(), by: identity, logger: context.logger)
+        return try json(created, status: .created, headers: [.location: "/api/encounters/\(created.encounter)/"])
+    }
+
+    // MARK: Reference lists
+
+    struct ProviderResponse: Encodable, Sendable {
+        var id: Int
+        var uuid: String?
+        var username: String
+        var fname: String
+        var lname: String
+        var facilityId: Int?
+        var specialty: String
+    }
+
+    /// `GET /api/openemr/providers/`: active users with `authorized = 1`.
+    @Sendable func listProviders(_ request: Request, context: AppRequestContext) async throws -> Response {
+        _ = try context.requireIdentity()
+        let query = RequestInfo.queryDictionary(request)
+        let pageRequest = try PageRequest(query: query)
+        let (count, page, items) = try await database.withConnection(logger: context.logger) { connection in
+            let filter: MariaDBQuery = "active = 1 AND authorized = 1 AND username IS NOT NULL AND username <> ''"
+            let count = try await connection.query("SELECT COUNT(*) AS n FROM users WHERE \(fragment: filter)").first?.decode("n", as: Int.self) ?? 0
+            let page = try pageRequest.resolved(count: count)
+            let rows = try await connection.query(
+                """
+                SELECT id, uuid, username, fname, lname, facility_id, specialty FROM users WHERE \(fragment: filter)
+                ORDER BY lname, fname, id LIMIT \(page.size) OFFSET \(page.offset)
+                """
+            ).rows
+            let items = try rows.map { row in
+                ProviderResponse(
+                    id: try row.decode("id", as: Int.self), uuid: OpenEMRUUID.string(try row.decode("uuid", as: [UInt8]?.self)),
+                    username: try row.decode("username", as: String?.self) ?? "", fname: try row.decode("fname", as: String?.self) ?? "",
+                    lname: try row.decode("lname", as: String?.self) ?? "", facilityId: try row.decode("facility_id", as: Int?.self),
+                    specialty: try row.decode("specialty", as: String?.self) ?? ""
+                )
+            }
+            return (count, page, items)
+        }
+        return try json(
+            Page(count: count, page: page, results: items, baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path, query: RequestInfo.queryItems(request))
+        )
+    }
+
+    struct FacilityResponse: Encodable, Sendable {
+        var id: Int
+        var uuid: String?
+        var name: String
+        var phone: String
+        var street: String
+        var city: String
+        var state: String
+        var postalCode: String
+        var posCode: Int?
+        var serviceLocation: Bool
+        var billingLocation: Bool
+    }
+
+    /// `GET /api/openemr/facilities/`.
+    @Sendable func listFacilities(_ request: Request, context: AppRequestContext) async throws -> Response {
+        _ = try context.requireIdentity()
+        let query = RequestInfo.queryDictionary(request)
+        let pageRequest = try PageRequest(query: query)
+        let (count, page, items) = try await database.withConnection(logger: context.logger) { connection in
+            let count = try await connection.query("SELECT COUNT(*) AS n FROM facility").first?.decode("n", as: Int.self) ?? 0
+            let page = try pageRequest.resolved(count: count)
+            let rows = try await connection.query(
+                """
+                SELECT id, uuid, name, phone, street, city, state, postal_code, pos_code, service_location, billing_location
+                FROM facility ORDER BY name, id LIMIT \(page.size) OFFSET \(page.offset)
+                """
+            ).rows
+            let items = try rows.map { row in
+                FacilityResponse(
+                    id: try row.decode("id", as: Int.self), uuid: OpenEMRUUID.string(try row.decode("uuid", as: [UInt8]?.self)),
+                    name: try row.decode("name", as: String?.self) ?? "", phone: try row.decode("phone", as: String?.self) ?? "",
+                    street: try row.decode("street", as: String?.self) ?? "", city: try row.decode("city", as: String?.self) ?? "",
+                    state: try row.decode("state", as: String?.self) ?? "", postalCode: try row.decode("postal_code", as: String?.self) ?? "",
+                    posCode: try row.decode("pos_code", as: Int?.self), serviceLocation: try row.decode("service_location", as: Int?.self) == 1,
+                    billingLocation: try row.decode("billing_location", as: Int?.self) == 1
+                )
+            }
+            return (count, page, items)
+        }
+        return try json(
+            Page(count: count, page: page, results: items, baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path, query: RequestInfo.queryItems(request))
+        )
+    }
+}

@@ -1,0 +1,360 @@
+import Foundation
+import HTTPTypes
+import Logging
+import MariaDB
+import PasswordCrypt
+
+/// A patient as the API shows it (OpenEMR's `patient_data`, names as the Django bridge used them).
+struct PatientResponse: Encodable, Sendable, Equatable {
+    var pid: Int
+    var pubpid: String
+    var uuid: String?
+    var title: String
+    var fname: String
+    var mname: String
+    var lname: String
+    var dob: String?
+    var sex: String
+    var email: String
+    var phoneHome: String
+    var phoneCell: String
+    var street: String
+    var city: String
+    var state: String
+    var postalCode: String
+    var countryCode: String
+    var status: String
+    var providerId: Int?
+    var dateCreated: String?
+
+    /// Strong validator over every field: changes whenever any shown field changes.
+    var etag: String {
+        let text = [
+            String(pid), pubpid, uuid ?? "", title, fname, mname, lname, dob ?? "", sex, email, phoneHome, phoneCell, street, city, state,
+            postalCode, countryCode, status, providerId.map(String.init) ?? "", dateCreated ?? "",
+        ].joined(separator: "\u{1F}")
+        return "\"" + Digest.hex(Digest.sha256(Array(text.utf8)).prefix(16)) + "\""
+    }
+
+    /// Explicit keys so that nulls are written (`"dob": null`) as DRF does.
+    enum CodingKeys: String, CodingKey {
+        case pid, pubpid, uuid, title, fname, mname, lname, dob, sex, email
+        case phoneHome = "phone_home", phoneCell = "phone_cell", street, city, state, postalCode = "postal_code"
+        case countryCode = "country_code", status, providerId = "provider_id", dateCreated = "date_created"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(pubpid, forKey: .pubpid)
+        try c.encode(uuid, forKey: .uuid)
+        try c.encode(title, forKey: .title)
+        try c.encode(fname, forKey: .fname)
+        try c.encode(mname, forKey: .mname)
+        try c.encode(lname, forKey: .lname)
+        try c.encode(dob, forKey: .dob)
+        try c.encode(sex, forKey: .sex)
+        try c.encode(email, forKey: .email)
+        try c.encode(phoneHome, forKey: .phoneHome)
+        try c.encode(phoneCell, forKey: .phoneCell)
+        try c.encode(street, forKey: .street)
+        try c.encode(city, forKey: .city)
+        try c.encode(state, forKey: .state)
+        try c.encode(postalCode, forKey: .postalCode)
+        try c.encode(countryCode, forKey: .countryCode)
+        try c.encode(status, forKey: .status)
+        try c.encode(providerId, forKey: .providerId)
+        try c.encode(dateCreated, forKey: .dateCreated)
+    }
+
+    static let columns =
+        "pid, pubpid, uuid, title, fname, mname, lname, DOB, sex, email, phone_home, phone_cell, street, city, state, postal_code, country_code, status, providerID, date"
+
+    init(row: MariaDBRow) throws {
+        func text(_ name: String) throws -> String { try row.decode(name, as: String?.self) ?? "" }
+        pid = try row.decode("pid", as: Int.self)
+        pubpid = try text("pubpid")
+        uuid = OpenEMRUUID.string(try row.decode("uuid", as: [UInt8]?.self))
+        title = try text("title")
+        fname = try text("fname")
+        mname = try text("mname")
+        lname = try text("lname")
+        let birth = try row.decode("DOB", as: MariaDBDateTime?.self)
+        dob = birth.flatMap { $0.isZero ? nil : $0.dateString }
+        sex = try text("sex")
+        email = try text("email")
+        phoneHome = try text("phone_home")
+        phoneCell = try text("phone_cell")
+        street = try text("street")
+        city = try text("city")
+        state = try text("state")
+        postalCode = try text("postal_code")
+        countryCode = try text("country_code")
+        status = try text("status")
+        providerId = try row.decode("providerID", as: Int?.self)
+        let created = try row.decode("date", as: MariaDBDateTime?.self)
+        dateCreated = created.flatMap { $0.isZero ? nil : $0.description }
+    }
+}
+
+/// The writable patient fields, from a JSON body. `nil` means "not sent".
+struct PatientInput: Decodable, Sendable {
+    var pubpid: String?
+    var title: String?
+    var fname: String?
+    var mname: String?
+    var lname: String?
+    var dob: String?
+    var sex: String?
+    var email: String?
+    var phoneHome: String?
+    var phoneCell: String?
+    var street: String?
+    var city: String?
+    var state: String?
+    var postalCode: String?
+    var countryCode: String?
+    var status: String?
+    var providerId: Int?
+
+    /// (API field, `patient_data` column, value) for every sent text field.
+    var textFields: [(field: String, column: String, value: String)] {
+        let all: [(String, String, String?)] = [
+            ("pubpid", "pubpid", pubpid), ("title", "title", title), ("fname", "fname", fname), ("mname", "mname", mname),
+            ("lname", "lname", lname), ("sex", "sex", sex), ("email", "email", email), ("phone_home", "phone_home", phoneHome),
+            ("phone_cell", "phone_cell", phoneCell), ("street", "street", street), ("city", "city", city), ("state", "state", state),
+            ("postal_code", "postal_code", postalCode), ("country_code", "country_code", countryCode), ("status", "status", status),
+        ]
+        return all.compactMap { field, column, value in value.map { (field, column, $0) } }
+    }
+
+    /// Field errors; `requireAll` for create (and PUT): fname, lname, sex, dob.
+    func validate(requireAll: Bool) -> [String: String] {
+        var details: [String: String] = [:]
+        if requireAll {
+            for (name, value) in [("fname", fname), ("lname", lname), ("sex", sex), ("dob", dob)] where (value ?? "").isEmpty {
+                details[name] = "This field is required."
+            }
+        }
+        for (field, _, value) in textFields {
+            if value.count > 255 { details[field] = "Ensure this field has no more than 255 characters." }
+            if ["fname", "lname", "sex"].contains(field), value.trimmingCharacters(in: " ").isEmpty {
+                details[field] = "This field may not be blank."
+            }
+        }
+        if let dob, !dob.isEmpty {
+            if let date = MariaDBDateTime(parsing: dob), !date.hasTime, date.isValid, !date.isZero {
+                if date.dateString > Self.today() { details["dob"] = "Date of birth cannot be in the future." }
+            } else {
+                details["dob"] = "Date has wrong format. Use YYYY-MM-DD."
+            }
+        }
+        if let email, !email.isEmpty, !(email.contains("@") && !email.contains(" ")) {
+            details["email"] = "Enter a valid email address."
+        }
+        if let providerId, providerId < 0 { details["provider_id"] = "Must be a user id." }
+        return details
+    }
+
+    static func today() -> String {
+        let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC") ?? .current, from: Date())
+        return MariaDBDateTime.date(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1).dateString
+    }
+}
+
+/// Filters for `GET /api/patients/`.
+struct PatientFilter: Sendable {
+    var search: String?
+    var dob: String?
+    var sex: String?
+    /// For patient tokens: only this pid.
+    var onlyPID: Int?
+    /// A column and direction from an allow-list.
+    var ordering: String = "pid ASC"
+
+    static let orderable = ["pid": "pid", "pubpid": "pubpid", "fname": "fname", "lname": "lname", "dob": "DOB", "date_created": "date"]
+
+    init(query: [String: String]) throws {
+        var details: [String: String] = [:]
+        search = query["search"].map { $0.trimmingCharacters(in: " ") }.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
+        if let dob = query["dob"] {
+            if let date = MariaDBDateTime(parsing: dob), !date.hasTime, date.isValid {
+                self.dob = date.dateString
+            } else {
+                details["dob"] = "Date has wrong format. Use YYYY-MM-DD."
+            }
+        }
+        sex = query["sex"].flatMap { $0.isEmpty ? nil : $0 }
+        if let ordering = query["ordering"] {
+            var parts: [String] = []
+            for field in ordering.split(separator: ",") {
+                let descending = field.hasPrefix("-")
+                let name = descending ? String(field.dropFirst()) : String(field)
+                guard let column = Self.orderable[name] else {
+                    details["ordering"] = "Unknown ordering field \"\(name)\"; use one of \(Self.orderable.keys.sorted().joined(separator: ", "))."
+                    break
+                }
+                parts.append(column + (descending ? " DESC" : " ASC"))
+            }
+            if !parts.contains(where: { $0.hasPrefix("pid ") }) { parts.append("pid ASC") }
+            self.ordering = parts.joined(separator: ", ")
+        }
+        if !details.isEmpty { throw AppError.validation(details) }
+    }
+
+    /// The WHERE clause. Each search word must prefix-match a name part, pubpid, a phone number or the email
+    /// (case-insensitive through the column collation); LIKE wildcards in the input are escaped.
+    var whereClause: MariaDBQuery {
+        var clause: MariaDBQuery = "1 = 1"
+        if let onlyPID { clause.append(" AND pid = \(onlyPID)") }
+        if let dob { clause.append(" AND DOB = \(dob)") }
+        if let sex { clause.append(" AND sex = \(sex)") }
+        if let search {
+            for word in search.split(separator: " ").prefix(5) {
+                let escaped = Self.escapeLike(String(word))
+                let prefix = escaped + "%"
+                let digits = String(word.filter(\.isNumber))
+                var term: MariaDBQuery =
+                    " AND (fname LIKE \(prefix) OR lname LIKE \(prefix) OR mname LIKE \(prefix) OR pubpid LIKE \(prefix) OR email LIKE \(prefix)"
+                if digits.count >= 3 {
+                    // Phone numbers are stored with punctuation ("555-0101"): compare digits only.
+                    let phone = "%" + digits + "%"
+                    term.append(
+                        " OR REGEXP_REPLACE(phone_home, '[^0-9]', '') LIKE \(phone) OR REGEXP_REPLACE(phone_cell, '[^0-9]', '') LIKE \(phone)"
+                    )
+                }
+                term.append(")")
+                clause.append(term)
+            }
+        }
+        return clause
+    }
+
+    static func escapeLike(_ text: String) -> String {
+        var result = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { result.append("\\") }
+            result.append(character)
+        }
+        return result
+    }
+}
+
+/// Reads and writes `patient_data` the way OpenEMR does.
+struct PatientRepository: Sendable {
+    let database: MariaDBClient
+    let audit: AuditLogger
+
+    func find(pid: Int, logger: Logger) async throws -> PatientResponse? {
+        try await database.query(
+            "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid)", logger: logger
+        ).first.map(PatientResponse.init(row:))
+    }
+
+    func list(_ filter: PatientFilter, page: PageRequest, logger: Logger) async throws -> (count: Int, page: PageRequest, items: [PatientResponse]) {
+        let clause = filter.whereClause
+        return try await database.withConnection(logger: logger) { connection in
+            let count = try await connection.query("SELECT COUNT(*) AS n FROM patient_data WHERE \(fragment: clause)").first?
+                .decode("n", as: Int.self) ?? 0
+            let page = try page.resolved(count: count)
+            let rows = try await connection.query(
+                """
+                SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE \(fragment: clause)
+                ORDER BY \(unescaped: filter.ordering) LIMIT \(page.size) OFFSET \(page.offset)
+                """
+            ).rows
+            return (count, page, try rows.map(PatientResponse.init(row:)))
+        }
+    }
+
+    /// Creates a patient as `PatientService::insert` does: a fresh pid (MAX+1, serialised with a locking read and
+    /// retried on a clash with a concurrent writer), pubpid = pid when empty, a registered timestamp-first uuid,
+    /// `date`/`regdate` = now, `created_by`/`updated_by` = the acting user; the audit row lands in the same transaction.
+    func create(_ input: PatientInput, by identity: Identity, logger: Logger) async throws -> PatientResponse {
+        for attempt in 1...5 {
+            do {
+                return try await database.withTransaction(logger: logger) { connection in
+                    let pid = try await connection.query("SELECT COALESCE(MAX(pid), 0) + 1 AS pid FROM patient_data FOR UPDATE").first?
+                        .decode("pid", as: Int.self) ?? 1
+                    let uuid = try await OpenEMRUUID.register(table: "patient_data", idColumn: "id", on: connection)
+                    var columns = ["pid", "uuid", "date", "regdate", "created_by", "updated_by", "DOB", "providerID"]
+                    var values: MariaDBQuery = "\(pid), \(uuid), NOW(), NOW(), \(identity.userID), \(identity.userID), \(input.dob), \(input.providerId ?? 0)"
+                    var sentPubpid = false
+                    for (_, column, value) in input.textFields {
+                        if column == "pubpid" {
+                            if value.isEmpty { continue }
+                            sentPubpid = true
+                        }
+                        columns.append(column)
+                        values.append(", \(value)")
+                    }
+                    if !sentPubpid {
+                        columns.append("pubpid")
+                        values.append(", \(String(pid))")
+                    }
+                    try await connection.query(
+                        "INSERT INTO patient_data (\(unescaped: columns.joined(separator: ", "))) VALUES (\(fragment: values))"
+                    )
+                    try await audit.write(
+                        [AuditEvent("patient-record-insert", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient_data insert pid \(pid) via emr-bridge")],
+                        on: connection
+                    )
+                    guard let created = try await connection.query(
+                        "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid)"
+                    ).first else { throw AppError.conflict("The patient could not be read back.") }
+                    return try PatientResponse(row: created)
+                }
+            } catch let error as MariaDBError where (error.isDuplicateKey || error.isRetryableTransactionError) && attempt < 5 {
+                logger.debug("patient create raced another writer; retrying", metadata: ["attempt": "\(attempt)"])
+            }
+        }
+        throw AppError(.serviceUnavailable, code: "busy", message: "The database is busy; try again.")
+    }
+
+    /// Updates only the sent fields. With `ifMatch`, the row is locked and its current ETag compared first (412 when
+    /// stale), so concurrent updates never overwrite each other unseen.
+    func update(pid: Int, _ input: PatientInput, ifMatch: String?, by identity: Identity, logger: Logger) async throws -> PatientResponse? {
+        try await database.withTransaction(logger: logger) { connection in
+            guard let currentRow = try await connection.query(
+                "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid) FOR UPDATE"
+            ).first else { return nil }
+            let current = try PatientResponse(row: currentRow)
+            if let ifMatch, !Self.matches(ifMatch, etag: current.etag) {
+                throw AppError(
+                    .preconditionFailed, code: "precondition_failed", message: "The patient was changed by someone else; reload and retry.",
+                    details: ["etag": current.etag]
+                )
+            }
+            var assignments: MariaDBQuery = "updated_by = \(identity.userID)"
+            var changed: [String] = []
+            for (field, column, value) in input.textFields {
+                assignments.append(", \(unescaped: column) = \(value)")
+                changed.append(field)
+            }
+            if let dob = input.dob {
+                assignments.append(", DOB = \(dob.isEmpty ? nil : dob)")
+                changed.append("dob")
+            }
+            if let provider = input.providerId {
+                assignments.append(", providerID = \(provider)")
+                changed.append("provider_id")
+            }
+            try await connection.query("UPDATE patient_data SET \(fragment: assignments) WHERE pid = \(pid)")
+            try await audit.write(
+                [AuditEvent("patient-record-update", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient_data update fields: \(changed.joined(separator: ","))")],
+                on: connection
+            )
+            guard let row = try await connection.query("SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid)").first
+            else { return nil }
+            return try PatientResponse(row: row)
+        }
+    }
+
+    /// `If-Match` holds one or more ETags, or `*`.
+    static func matches(_ header: String, etag: String) -> Bool {
+        header.split(separator: ",").contains { candidate in
+            let tag = candidate.trimmingCharacters(in: " ")
+            return tag == "*" || tag == etag || tag == "W/" + etag
+        }
+    }
+}

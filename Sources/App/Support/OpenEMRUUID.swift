@@ -1,0 +1,47 @@
+import Foundation
+import MariaDB
+import PasswordCrypt
+
+/// OpenEMR's uuids (REFERENCE.md §4.7): Ramsey "timestamp-first COMB" v4, stored as `binary(16)`.
+enum OpenEMRUUID {
+    /// Bytes 0–5: big-endian Unix time in units of 10 µs; bytes 6–15 random with version 4 and the RFC variant.
+    static func make(now: Date = Date()) -> [UInt8] {
+        let ticks = UInt64(max(0, now.timeIntervalSince1970) * 100_000)
+        var bytes = Digest.randomBytes(count: 16)
+        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: ticks >> (8 * (5 - index))) }
+        bytes[6] = 0x40 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        return bytes
+    }
+
+    /// Lowercase 8-4-4-4-12 hex of the stored bytes, as OpenEMR's API prints it.
+    static func string(_ bytes: [UInt8]?) -> String? {
+        guard let bytes, bytes.count == 16 else { return nil }
+        let hex = Digest.hex(bytes)
+        let chars = Array(hex)
+        return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-" + String(chars[16..<20]) + "-"
+            + String(chars[20..<32])
+    }
+
+    /// Registers a new uuid in `uuid_registry` after checking it is unused there and in the target table, as
+    /// `UuidRegistry::createUuid` does; retries with a fresh uuid on a collision.
+    static func register(table: String, idColumn: String, on connection: MariaDBConnection) async throws -> [UInt8] {
+        for _ in 0..<5 {
+            let uuid = make()
+            let used = try await connection.query(
+                """
+                SELECT (SELECT COUNT(*) FROM uuid_registry WHERE uuid = \(uuid)) + (SELECT COUNT(*) FROM \(unescaped: table) WHERE uuid = \(uuid)) AS n
+                """
+            ).first?.decode("n", as: Int.self) ?? 0
+            if used > 0 { continue }
+            try await connection.query(
+                """
+                INSERT INTO uuid_registry (uuid, table_name, table_id, table_vertical, couchdb, document_drive, mapped, created)
+                VALUES (\(uuid), \(table), \(idColumn), '', '', 0, 0, NOW())
+                """
+            )
+            return uuid
+        }
+        throw MigrationError(message: "could not allocate a unique uuid")
+    }
+}
