@@ -97,6 +97,7 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
         BodyLimitMiddleware(limit: services.configuration.maxBodyBytes)
     }
     HealthController(database: services.database, metrics: metrics).addRoutes(to: router)
+    OpenAPIDocument.addRoutes(to: router)
     let authenticator = TokenAuthenticator(tokens: services.tokens)
     AuthController(
         login: services.login, bridge: services.sessionBridge, tokens: services.tokens, audit: services.audit, database: services.database,
