@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Performance figures for the issues' targets. Prints numbers; asserts nothing.
+#
+#   scripts/bench.sh            all benchmarks
+#   BENCH_SECONDS=20 scripts/bench.sh
+#
+# 1. GET /api/patients/{pid}/ with a valid token, 10,000 patients, 64 connections, random pids (wrk), against
+#    MariaDB's own rate for the same primary-key select through its C client at the same concurrency (mysqlslap).
+# 2. The same for a patient search page.
+# 3. Logins flat out (bcrypt): logins/s against cores ÷ one verify time, and /api/health/ p99 meanwhile.
+# Uses a private MariaDB instance "bench" (127.0.0.1:${BENCH_DB_PORT:-3409}) and a release build.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib-mariadb.sh"
+cd "$EMR_REPO_ROOT"
+
+INSTANCE=bench
+DB_PORT="${BENCH_DB_PORT:-3409}"
+HTTP_PORT="${BENCH_HTTP_PORT:-8181}"
+SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
+CONNECTIONS=64
+
+ensure_packages
+command -v wrk >/dev/null || _emr_as_root apt-get install -y -qq wrk >/dev/null
+command -v mysqlslap >/dev/null || command -v mariadb-slap >/dev/null || _emr_as_root apt-get install -y -qq mariadb-client >/dev/null
+SLAP="$(command -v mariadb-slap || command -v mysqlslap)"
+
+mariadb_start "$INSTANCE" "$DB_PORT"
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+    mariadb_stop "$INSTANCE" || true
+}
+trap cleanup EXIT
+
+mariadb_sql "$INSTANCE" <<'SQL'
+CREATE DATABASE IF NOT EXISTS emr_bench CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+CREATE USER IF NOT EXISTS 'bench'@'127.0.0.1' IDENTIFIED BY 'bench-Secret-1';
+GRANT ALL PRIVILEGES ON emr_bench.* TO 'bench'@'127.0.0.1';
+SQL
+count="$(mariadb_sql "$INSTANCE" -N -B -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='emr_bench' AND table_name='patient_data'")"
+if [ "$count" = "0" ]; then
+    echo "[bench] loading fixture + demo data and growing patient_data to 10,000 rows" >&2
+    mariadb_sql "$INSTANCE" emr_bench <sql/openemr/fixture.sql
+    mariadb_sql "$INSTANCE" emr_bench <sql/demo/demo-data.sql
+    mariadb_sql "$INSTANCE" emr_bench <<'SQL'
+SET SESSION sql_mode = '';
+INSERT INTO patient_data (pid, pubpid, uuid, title, fname, mname, lname, DOB, sex, email, phone_home, phone_cell, street, city, state, postal_code, country_code, status, providerID, date, regdate)
+SELECT 200 + s.n * 200 + p.pid, CAST(200 + s.n * 200 + p.pid AS CHAR), UNHEX(REPLACE(UUID(), '-', '')), p.title, p.fname, p.mname, p.lname, p.DOB, p.sex,
+       CONCAT('b', s.n, '.', p.email), p.phone_home, p.phone_cell, p.street, p.city, p.state, p.postal_code, p.country_code, p.status, p.providerID, p.date, p.regdate
+FROM patient_data p JOIN (SELECT seq AS n FROM seq_0_to_48) s WHERE p.pid <= 200;
+SQL
+fi
+echo "[bench] patients: $(mariadb_sql "$INSTANCE" -N -B -e 'SELECT COUNT(*) FROM emr_bench.patient_data')" >&2
+
+swift build -c release --product emr-bridge >&2
+export DB_HOST=127.0.0.1 DB_PORT="$DB_PORT" DB_NAME=emr_bench DB_USER=bench DB_PASSWORD=bench-Secret-1 DB_POOL_SIZE="${DB_POOL_SIZE:-16}"
+export LOG_LEVEL=warning BRIDGE_PORT="$HTTP_PORT"
+.build/release/emr-bridge migrate >/dev/null
+.build/release/emr-bridge serve >/tmp/emr-bridge-bench.log 2>&1 &
+server_pid=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$HTTP_PORT/api/health/" >/dev/null && break; sleep 0.2; done
+
+token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/login/" -d '{"username":"drsmith","password":"doctor123"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+
+lua="$(mktemp --suffix=.lua)"
+cat >"$lua" <<LUA
+math.randomseed(os.time())
+local paths = { patient = true }
+request = function()
+  local pid = math.random(1, 10000)
+  return wrk.format("GET", "/api/patients/" .. pid .. "/", { ["Authorization"] = "Bearer $token" })
+end
+LUA
+search_lua="$(mktemp --suffix=.lua)"
+cat >"$search_lua" <<LUA
+local names = { "jo", "ma", "sm", "gar", "li", "an", "da", "wi" }
+request = function()
+  local q = names[math.random(1, #names)]
+  return wrk.format("GET", "/api/patients/?search=" .. q .. "&page_size=20", { ["Authorization"] = "Bearer $token" })
+end
+LUA
+
+rate_of() { awk '/Requests\/sec/ {print $2}'; }
+p99_of() { awk '/ 99%/ {print $2}'; }
+
+slap_rate() { # $1 = query; prints queries/s at $CONNECTIONS
+    local queries=$((CONNECTIONS * 400))
+    local secs
+    secs="$("$SLAP" --no-defaults -h 127.0.0.1 -P "$DB_PORT" -u bench -pbench-Secret-1 --create-schema=emr_bench \
+        --concurrency="$CONNECTIONS" --iterations=1 --number-of-queries="$queries" --query="$1" 2>/dev/null |
+        awk '/Average number of seconds/ {print $NF}')"
+    python3 -c "print(round($queries / max($secs, 1e-9)))"
+}
+
+echo
+echo "== 1. GET /api/patients/{pid}/ (10,000 patients, $CONNECTIONS connections, ${SECONDS_PER_RUN}s)"
+out="$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$lua" "http://127.0.0.1:$HTTP_PORT")"
+bridge_rate="$(echo "$out" | rate_of)"
+echo "bridge:  $bridge_rate req/s, p99 $(echo "$out" | p99_of)"
+db_rate="$(slap_rate "SELECT pid, pubpid, uuid, title, fname, mname, lname, DOB, sex, email, phone_home, phone_cell, street, city, state, postal_code, country_code, status, providerID, date FROM patient_data WHERE pid = FLOOR(1 + RAND() * 10000)")"
+echo "mariadb: $db_rate queries/s (mysqlslap, same select, $CONNECTIONS clients)"
+python3 -c "print('ratio bridge/mariadb: %.2f (target >= 0.50)' % ($bridge_rate / $db_rate))"
+
+echo
+echo "== 2. GET /api/patients/?search=… (page of 20, $CONNECTIONS connections, ${SECONDS_PER_RUN}s)"
+out="$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$search_lua" "http://127.0.0.1:$HTTP_PORT")"
+bridge_rate="$(echo "$out" | rate_of)"
+echo "bridge:  $bridge_rate req/s, p99 $(echo "$out" | p99_of)"
+db_rate="$(slap_rate "SELECT pid, fname, lname FROM patient_data WHERE fname LIKE 'jo%' OR lname LIKE 'jo%' OR mname LIKE 'jo%' OR pubpid LIKE 'jo%' OR email LIKE 'jo%' ORDER BY pid LIMIT 20")"
+echo "mariadb: $db_rate queries/s (mysqlslap, one search select, $CONNECTIONS clients)"
+python3 -c "print('ratio bridge/mariadb: %.2f' % ($bridge_rate / $db_rate))"
+
+echo
+echo "== 3. Logins flat out (bcrypt cost 10) and /api/health/ meanwhile"
+one="$(php -r '$h=password_hash("x", PASSWORD_BCRYPT, ["cost"=>10]); $t=microtime(true); for($i=0;$i<20;$i++) password_verify("x",$h); echo (microtime(true)-$t)/20;')"
+login_lua="$(mktemp --suffix=.lua)"
+cat >"$login_lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"username":"drsmith","password":"doctor123"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" -s "$login_lua" "http://127.0.0.1:$HTTP_PORT/api/auth/login/" >/tmp/emr-bench-login.txt &
+login_pid=$!
+sleep 1
+health="$(wrk -t1 -c4 -d"$((SECONDS_PER_RUN - 2))s" --latency "http://127.0.0.1:$HTTP_PORT/api/health/")"
+wait "$login_pid"
+login_rate="$(rate_of </tmp/emr-bench-login.txt)"
+cores="$(nproc)"
+python3 -c "
+ideal = $cores / $one
+print('one bcrypt verify: %.1f ms; ideal on %d cores: %.1f logins/s' % ($one * 1000, $cores, ideal))
+print('bridge: %s logins/s = %.0f%% of ideal (target >= 90%%)' % ('$login_rate', 100 * $login_rate / ideal))
+"
+echo "health p99 while logging in: $(echo "$health" | p99_of) (target < 20ms)"
