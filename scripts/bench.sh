@@ -52,11 +52,13 @@ SQL
 fi
 echo "[bench] patients: $(mariadb_sql "$INSTANCE" -N -B -e 'SELECT COUNT(*) FROM emr_bench.patient_data')" >&2
 
-swift build -c release --product emr-bridge >&2
+# Own build folder, so a benchmark does not hold the development build lock.
+swift build -c release --product emr-bridge --scratch-path .build-bench >&2
+BIN=.build-bench/release/emr-bridge
 export DB_HOST=127.0.0.1 DB_PORT="$DB_PORT" DB_NAME=emr_bench DB_USER=bench DB_PASSWORD=bench-Secret-1 DB_POOL_SIZE="${DB_POOL_SIZE:-16}"
 export LOG_LEVEL=warning BRIDGE_PORT="$HTTP_PORT"
-.build/release/emr-bridge migrate >/dev/null
-.build/release/emr-bridge serve >/tmp/emr-bridge-bench.log 2>&1 &
+"$BIN" migrate >/dev/null
+"$BIN" serve >/tmp/emr-bridge-bench.log 2>&1 &
 server_pid=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$HTTP_PORT/api/health/" >/dev/null && break; sleep 0.2; done
 

@@ -48,6 +48,17 @@ struct ClinicalController: Sendable {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    private func pageResponse<Item: Encodable & Sendable>(
+        _ request: Request, _ result: (count: Int, page: PageRequest, items: [Item])
+    ) throws -> Response {
+        try json(
+            Page(
+                count: result.count, page: result.page, results: result.items,
+                baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path, query: RequestInfo.queryItems(request)
+            )
+        )
+    }
+
     private func readEvents(_ pids: [Int], by identity: Identity, what: String) -> [AuditEvent] {
         pids.map { AuditEvent("patient-record-select", category: "Patient Demographics", by: identity, patientID: $0, comments: "emr-bridge read: \(what)") }
     }
@@ -62,11 +73,7 @@ struct ClinicalController: Sendable {
         if identity.role == .patient { filter.onlyPID = identity.pid ?? -1 }
         let result = try await patients.list(filter, page: try PageRequest(query: query), logger: context.logger)
         auditQueue.enqueue(readEvents(result.items.map(\.pid), by: identity, what: "patient list"))
-        let page = Page(
-            count: result.count, page: result.page, results: result.items,
-            baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path, query: RequestInfo.queryItems(request)
-        )
-        return try json(page)
+        return try pageResponse(request, result)
     }
 
     /// `GET /api/patients/{pid}/`; a patient token sees only its own record (others: 404).
@@ -159,11 +166,7 @@ struct ClinicalController: Sendable {
         auditQueue.enqueue(
             pids.map { AuditEvent("patient-record-select", category: "Encounter Form", by: identity, patientID: $0, comments: "emr-bridge read: encounter list") }
         )
-        let page = Page(
-            count: result.count, page: result.page, results: result.items,
-            baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path, query: RequestInfo.queryItems(request)
-        )
-        return try json(page)
+        return try pageResponse(request, result)
     }
 
     /// `GET /api/encounters/{encounter}/`.
@@ -205,29 +208,19 @@ struct ClinicalController: Sendable {
         _ = try context.requireIdentity()
         let query = RequestInfo.queryDictionary(request)
         let pageRequest = try PageRequest(query: query)
-        let (count, page, items) = try await database.withConnection(logger: context.logger) { connection in
-            let filter: MariaDBQuery = "active = 1 AND authorized = 1 AND username IS NOT NULL AND username <> ''"
-            let count = try await connection.query("SELECT COUNT(*) AS n FROM users WHERE \(fragment: filter)").first?.decode("n", as: Int.self) ?? 0
-            let page = try pageRequest.resolved(count: count)
-            let rows = try await connection.query(
-                """
-                SELECT id, uuid, username, fname, lname, facility_id, specialty FROM users WHERE \(fragment: filter)
-                ORDER BY lname, fname, id LIMIT \(page.size) OFFSET \(page.offset)
-                """
-            ).rows
-            let items = try rows.map { row in
-                ProviderResponse(
-                    id: try row.decode("id", as: Int.self), uuid: OpenEMRUUID.string(try row.decode("uuid", as: [UInt8]?.self)),
-                    username: try row.decode("username", as: String?.self) ?? "", fname: try row.decode("fname", as: String?.self) ?? "",
-                    lname: try row.decode("lname", as: String?.self) ?? "", facilityId: try row.decode("facility_id", as: Int?.self),
-                    specialty: try row.decode("specialty", as: String?.self) ?? ""
-                )
-            }
-            return (count, page, items)
+        let result = try await PagedQuery.run(
+            database: database, logger: context.logger, columns: "id, uuid, username, fname, lname, facility_id, specialty",
+            from: "users WHERE active = 1 AND authorized = 1 AND username IS NOT NULL AND username <> ''", orderBy: "lname, fname, id",
+            page: pageRequest
+        ) { row in
+            ProviderResponse(
+                id: try row.decode("id", as: Int.self), uuid: OpenEMRUUID.string(try row.decode("uuid", as: [UInt8]?.self)),
+                username: try row.decode("username", as: String?.self) ?? "", fname: try row.decode("fname", as: String?.self) ?? "",
+                lname: try row.decode("lname", as: String?.self) ?? "", facilityId: try row.decode("facility_id", as: Int?.self),
+                specialty: try row.decode("specialty", as: String?.self) ?? ""
+            )
         }
-        return try json(
-            Page(count: count, page: page, results: items, baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path, query: RequestInfo.queryItems(request))
-        )
+        return try pageResponse(request, result)
     }
 
     struct FacilityResponse: Encodable, Sendable {
@@ -249,29 +242,20 @@ struct ClinicalController: Sendable {
         _ = try context.requireIdentity()
         let query = RequestInfo.queryDictionary(request)
         let pageRequest = try PageRequest(query: query)
-        let (count, page, items) = try await database.withConnection(logger: context.logger) { connection in
-            let count = try await connection.query("SELECT COUNT(*) AS n FROM facility").first?.decode("n", as: Int.self) ?? 0
-            let page = try pageRequest.resolved(count: count)
-            let rows = try await connection.query(
-                """
-                SELECT id, uuid, name, phone, street, city, state, postal_code, pos_code, service_location, billing_location
-                FROM facility ORDER BY name, id LIMIT \(page.size) OFFSET \(page.offset)
-                """
-            ).rows
-            let items = try rows.map { row in
-                FacilityResponse(
-                    id: try row.decode("id", as: Int.self), uuid: OpenEMRUUID.string(try row.decode("uuid", as: [UInt8]?.self)),
-                    name: try row.decode("name", as: String?.self) ?? "", phone: try row.decode("phone", as: String?.self) ?? "",
-                    street: try row.decode("street", as: String?.self) ?? "", city: try row.decode("city", as: String?.self) ?? "",
-                    state: try row.decode("state", as: String?.self) ?? "", postalCode: try row.decode("postal_code", as: String?.self) ?? "",
-                    posCode: try row.decode("pos_code", as: Int?.self), serviceLocation: try row.decode("service_location", as: Int?.self) == 1,
-                    billingLocation: try row.decode("billing_location", as: Int?.self) == 1
-                )
-            }
-            return (count, page, items)
+        let result = try await PagedQuery.run(
+            database: database, logger: context.logger,
+            columns: "id, uuid, name, phone, street, city, state, postal_code, pos_code, service_location, billing_location", from: "facility",
+            orderBy: "name, id", page: pageRequest
+        ) { row in
+            FacilityResponse(
+                id: try row.decode("id", as: Int.self), uuid: OpenEMRUUID.string(try row.decode("uuid", as: [UInt8]?.self)),
+                name: try row.decode("name", as: String?.self) ?? "", phone: try row.decode("phone", as: String?.self) ?? "",
+                street: try row.decode("street", as: String?.self) ?? "", city: try row.decode("city", as: String?.self) ?? "",
+                state: try row.decode("state", as: String?.self) ?? "", postalCode: try row.decode("postal_code", as: String?.self) ?? "",
+                posCode: try row.decode("pos_code", as: Int?.self), serviceLocation: try row.decode("service_location", as: Int?.self) == 1,
+                billingLocation: try row.decode("billing_location", as: Int?.self) == 1
+            )
         }
-        return try json(
-            Page(count: count, page: page, results: items, baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path, query: RequestInfo.queryItems(request))
-        )
+        return try pageResponse(request, result)
     }
 }

@@ -185,19 +185,10 @@ struct EncounterRepository: Sendable {
     }
 
     func list(_ filter: EncounterFilter, page: PageRequest, logger: Logger) async throws -> (count: Int, page: PageRequest, items: [EncounterResponse]) {
-        let clause = filter.whereClause
-        return try await database.withConnection(logger: logger) { connection in
-            let count = try await connection.query("SELECT COUNT(*) AS n FROM form_encounter WHERE \(fragment: clause)").first?
-                .decode("n", as: Int.self) ?? 0
-            let page = try page.resolved(count: count)
-            let rows = try await connection.query(
-                """
-                SELECT \(unescaped: EncounterResponse.columns) FROM form_encounter WHERE \(fragment: clause)
-                ORDER BY date DESC, encounter DESC LIMIT \(page.size) OFFSET \(page.offset)
-                """
-            ).rows
-            return (count, page, try rows.map(EncounterResponse.init(row:)))
-        }
+        try await PagedQuery.run(
+            database: database, logger: logger, columns: EncounterResponse.columns, from: "form_encounter WHERE \(fragment: filter.whereClause)",
+            orderBy: "date DESC, encounter DESC", page: page, map: EncounterResponse.init(row:)
+        )
     }
 
     /// Creates one encounter in its own transaction.

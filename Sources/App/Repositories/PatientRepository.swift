@@ -252,19 +252,10 @@ struct PatientRepository: Sendable {
     }
 
     func list(_ filter: PatientFilter, page: PageRequest, logger: Logger) async throws -> (count: Int, page: PageRequest, items: [PatientResponse]) {
-        let clause = filter.whereClause
-        return try await database.withConnection(logger: logger) { connection in
-            let count = try await connection.query("SELECT COUNT(*) AS n FROM patient_data WHERE \(fragment: clause)").first?
-                .decode("n", as: Int.self) ?? 0
-            let page = try page.resolved(count: count)
-            let rows = try await connection.query(
-                """
-                SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE \(fragment: clause)
-                ORDER BY \(unescaped: filter.ordering) LIMIT \(page.size) OFFSET \(page.offset)
-                """
-            ).rows
-            return (count, page, try rows.map(PatientResponse.init(row:)))
-        }
+        try await PagedQuery.run(
+            database: database, logger: logger, columns: PatientResponse.columns, from: "patient_data WHERE \(fragment: filter.whereClause)",
+            orderBy: filter.ordering, page: page, map: PatientResponse.init(row:)
+        )
     }
 
     /// Creates a patient as `PatientService::insert` does: a fresh pid (MAX+1, serialised with a locking read and

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
+import MariaDB
 
 /// DRF-style paging: `?page=` (1-based) and `?page_size=` (default 50, max 200), answered as
 /// `{"count","next","previous","results"}` with absolute `next`/`previous` URLs.
@@ -113,5 +115,24 @@ struct RequestInfo {
         var scheme = "http"
         if configuration.trustProxy, let proto = request.headers[HTTPField.Name("X-Forwarded-Proto") ?? .via], proto == "https" { scheme = "https" }
         return scheme + "://" + host
+    }
+}
+
+/// One page of a table: the count and the rows of the requested page, on one connection.
+struct PagedQuery {
+    /// `SELECT COUNT(*) FROM <from>` then `SELECT <columns> FROM <from> ORDER BY <orderBy> LIMIT … OFFSET …`;
+    /// `from` includes the WHERE clause and its binds; `columns` and `orderBy` are code-chosen SQL.
+    static func run<Item: Sendable>(
+        database: MariaDBClient, logger: Logger, columns: String, from: MariaDBQuery, orderBy: String, page: PageRequest,
+        map: @Sendable (MariaDBRow) throws -> Item
+    ) async throws -> (count: Int, page: PageRequest, items: [Item]) {
+        try await database.withConnection(logger: logger) { connection in
+            let count = try await connection.query("SELECT COUNT(*) AS n FROM \(fragment: from)").first?.decode("n", as: Int.self) ?? 0
+            let page = try page.resolved(count: count)
+            let rows = try await connection.query(
+                "SELECT \(unescaped: columns) FROM \(fragment: from) ORDER BY \(unescaped: orderBy) LIMIT \(page.size) OFFSET \(page.offset)"
+            ).rows
+            return (count, page, try rows.map(map))
+        }
     }
 }
