@@ -185,8 +185,11 @@ final class MariaDBConnectionHandle: @unchecked Sendable {
     func execute(_ query: MariaDBQuery) throws -> MariaDBResult {
         do {
             return try executeOnce(query)
-        } catch let error as MariaDBError where error.serverErrorNumber == 1615 && !isBroken {
-            // "Prepared statement needs to be re-prepared" after DDL: prepare again once.
+        } catch let error as MariaDBError where (error.serverErrorNumber == 1615 || error.serverErrorNumber == 2057) && !isBroken {
+            // After DDL: "Prepared statement needs to be re-prepared" (1615, server), or CR_NEW_STMT_METADATA (2057,
+            // libmariadb: a cached SELECT now returns a different number of columns, e.g. `SELECT *` after
+            // `ALTER TABLE ... ADD COLUMN`). executeOnce already closed the statement (which flushes the pending
+            // result); prepare again once.
             dropStatement(query.sql)
             return try executeOnce(query)
         }
