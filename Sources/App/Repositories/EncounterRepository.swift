@@ -106,10 +106,13 @@ struct EncounterInput: Decodable, Sendable {
             }
         }
         if let reason, reason.utf8.count > 65535 { details["reason"] = "Too long." }
-        if let classCode, classCode.isEmpty || classCode.count > 31 { details["class_code"] = "Must be an _ActEncounterCode option id." }
+        // form_encounter.class_code is varchar(10), external_id varchar(20), pos_code tinyint: longer or larger values
+        // would be cut or clamped silently under OpenEMR's empty sql_mode.
+        if let classCode, classCode.isEmpty || classCode.unicodeScalars.count > 10 { details["class_code"] = "Must be an _ActEncounterCode option id." }
         if let sensitivity, !["normal", "high", ""].contains(sensitivity) { details["sensitivity"] = "Must be \"normal\" or \"high\"." }
-        if let externalId, externalId.count > 20 { details["external_id"] = "Ensure this field has no more than 20 characters." }
-        if let pcCatid, pcCatid <= 0 { details["pc_catid"] = "Must be a calendar category id." }
+        if let externalId, externalId.unicodeScalars.count > 20 { details["external_id"] = "Ensure this field has no more than 20 characters." }
+        if let posCode, !(0...99).contains(posCode) { details["pos_code"] = "Must be a two-digit place of service code." }
+        if let pcCatid, pcCatid <= 0 || pcCatid > Int(Int32.max) { details["pc_catid"] = "Must be a calendar category id." }
         if !details.isEmpty { throw AppError.validation(details) }
         let current = when ?? {
             let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC") ?? .current, from: now)

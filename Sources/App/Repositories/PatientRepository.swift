@@ -137,7 +137,8 @@ struct PatientInput: Decodable, Sendable {
             }
         }
         for (field, _, value) in textFields {
-            if value.count > 255 { details[field] = "Ensure this field has no more than 255 characters." }
+            // varchar(255) counts code points, not grapheme clusters (a longer value would be cut silently).
+            if value.unicodeScalars.count > 255 { details[field] = "Ensure this field has no more than 255 characters." }
             if ["fname", "lname", "sex"].contains(field), value.trimmingCharacters(in: " ").isEmpty {
                 details[field] = "This field may not be blank."
             }
@@ -152,7 +153,7 @@ struct PatientInput: Decodable, Sendable {
         if let email, !email.isEmpty, !(email.contains("@") && !email.contains(" ")) {
             details["email"] = "Enter a valid email address."
         }
-        if let providerId, providerId < 0 { details["provider_id"] = "Must be a user id." }
+        if let providerId, providerId < 0 || providerId > Int(Int32.max) { details["provider_id"] = "Must be a user id." }
         return details
     }
 

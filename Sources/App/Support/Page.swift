@@ -95,9 +95,22 @@ struct Page<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
 
 /// Helpers to read a request's query and build absolute URLs.
 struct RequestInfo {
-    /// Query items in order (last value wins in `dictionary`).
+    /// Query items in order (last value wins in `dictionary`), decoded as a form-encoded query is (as Django's
+    /// `QueryDict` does): `+` is a space, then percent-escapes, in keys and values alike.
     static func queryItems(_ request: Request) -> [(String, String)] {
-        request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        queryItems(rawQuery: request.uri.query)
+    }
+
+    static func queryItems(rawQuery: String?) -> [(String, String)] {
+        guard let rawQuery, !rawQuery.isEmpty else { return [] }
+        func decode(_ text: Substring) -> String {
+            let spaced = text.replacingOccurrences(of: "+", with: " ")
+            return spaced.removingPercentEncoding ?? spaced
+        }
+        return rawQuery.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
     }
 
     static func queryDictionary(_ request: Request) -> [String: String] {
