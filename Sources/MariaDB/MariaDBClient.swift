@@ -86,10 +86,8 @@ public final class MariaDBClient: Sendable, Service {
             }
         }
         await pool.shutdown()
-        // Leased connections are closed as they come back; give them a bounded time.
-        for _ in 0..<500 where !pool.drained {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        // Leased connections are closed as they come back (each C call is bounded by the read/write timeouts).
+        await pool.waitUntilDrained()
         try? await threadPool.shutdownGracefully()
     }
 

@@ -51,6 +51,15 @@ final class MariaDBConnectionPool<Connection: MariaDBPoolable>: Sendable {
         var waiters: [Waiter] = []
         var nextWaiterID: UInt64 = 0
         var closed = false
+        /// `waitUntilDrained()` callers, resumed when closed and every connection is gone.
+        var drainWaiters: [CheckedContinuation<Void, Never>] = []
+
+        /// Takes the drain waiters once the pool is closed and empty.
+        mutating func takeDrainWaitersIfDrained() -> [CheckedContinuation<Void, Never>] {
+            guard closed, total == 0, !drainWaiters.isEmpty else { return [] }
+            defer { drainWaiters = [] }
+            return drainWaiters
+        }
 
         mutating func removeWaiter(_ id: UInt64) -> Waiter? {
             guard let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
@@ -129,7 +138,6 @@ final class MariaDBConnectionPool<Connection: MariaDBPoolable>: Sendable {
         let now = clock.now
         let closeIt: Bool = state.withLock { state in
             if state.closed {
-                state.total -= 1
                 state.leased -= 1
                 return true
             }
@@ -142,7 +150,14 @@ final class MariaDBConnectionPool<Connection: MariaDBPoolable>: Sendable {
             state.idle.append(IdleConnection(connection: connection, since: now))
             return false
         }
-        if closeIt { await close(connection) }
+        if closeIt {
+            await close(connection)
+            let waiters = state.withLock { state in
+                state.total -= 1
+                return state.takeDrainWaitersIfDrained()
+            }
+            for waiter in waiters { waiter.resume() }
+        }
     }
 
     /// Fails waiters past their deadline and closes connections idle past `idleTimeout`. Called periodically by
@@ -188,6 +203,19 @@ final class MariaDBConnectionPool<Connection: MariaDBPoolable>: Sendable {
     /// True once shut down and every connection is closed.
     var drained: Bool { state.withLock { $0.closed && $0.total == 0 } }
 
+    /// Returns once the pool is shut down and every leased connection has come back and been closed. Not
+    /// cancellable on purpose: `run()` must not stop the thread pool under a connection that is still in use.
+    func waitUntilDrained() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready: Bool = state.withLock { state in
+                if state.closed && state.total == 0 { return true }
+                state.drainWaiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
     // MARK: Internals
 
     private func openInSlot() async throws -> Connection {
@@ -201,15 +229,17 @@ final class MariaDBConnectionPool<Connection: MariaDBPoolable>: Sendable {
 
     /// A slot became free: hand it to the first waiter, or shrink.
     private func releaseSlot() {
-        state.withLock { state in
+        let drainWaiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
             if !state.closed, !state.waiters.isEmpty {
                 let waiter = state.waiters.removeFirst()
                 waiter.continuation.resume(returning: .openSlot)
-                return
+                return []
             }
             state.total -= 1
             state.leased -= 1
+            return state.takeDrainWaitersIfDrained()
         }
+        for waiter in drainWaiters { waiter.resume() }
     }
 
     private func waitForGrant() async throws -> Grant {
