@@ -266,41 +266,61 @@ struct PatientRepository: Sendable {
         for attempt in 1...5 {
             do {
                 return try await database.withTransaction(logger: logger) { connection in
-                    let pid = try await connection.query("SELECT COALESCE(MAX(pid), 0) + 1 AS pid FROM patient_data FOR UPDATE").first?
-                        .decode("pid", as: Int.self) ?? 1
-                    let uuid = try await OpenEMRUUID.register(table: "patient_data", idColumn: "id", on: connection)
-                    var columns = ["pid", "uuid", "date", "regdate", "created_by", "updated_by", "DOB", "providerID"]
-                    var values: MariaDBQuery = "\(pid), \(uuid), NOW(), NOW(), \(identity.userID), \(identity.userID), \(input.dob), \(input.providerId ?? 0)"
-                    var sentPubpid = false
-                    for (_, column, value) in input.textFields {
-                        if column == "pubpid" {
-                            if value.isEmpty { continue }
-                            sentPubpid = true
-                        }
-                        columns.append(column)
-                        values.append(", \(value)")
+                    // The locking MAX read alone does not serialise concurrent creators: each locks the last row, and the
+                    // first one's insert after it then deadlocks with the others' waiting locks (20 parallel creates
+                    // exhausted the retries). A named lock makes this service's creators (on every replica) take turns
+                    // before touching InnoDB locks; it is released once the row is written, and a creator that takes
+                    // it before that commit waits on the uncommitted row in the MAX read, then sees it.
+                    let locked = try await connection.query("SELECT GET_LOCK('emr_bridge_new_pid', 10) AS locked").first?
+                        .decode("locked", as: Int?.self)
+                    guard locked == 1 else { throw AppError(.serviceUnavailable, code: "busy", message: "The database is busy; try again.") }
+                    do {
+                        let created = try await insert(input, by: identity, on: connection)
+                        try await connection.query("SELECT RELEASE_LOCK('emr_bridge_new_pid')")
+                        return created
+                    } catch {
+                        _ = try? await connection.query("SELECT RELEASE_LOCK('emr_bridge_new_pid')")
+                        throw error
                     }
-                    if !sentPubpid {
-                        columns.append("pubpid")
-                        values.append(", \(String(pid))")
-                    }
-                    try await connection.query(
-                        "INSERT INTO patient_data (\(unescaped: columns.joined(separator: ", "))) VALUES (\(fragment: values))"
-                    )
-                    try await audit.write(
-                        [AuditEvent("patient-record-insert", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient_data insert pid \(pid) via emr-bridge")],
-                        on: connection
-                    )
-                    guard let created = try await connection.query(
-                        "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid)"
-                    ).first else { throw AppError.conflict("The patient could not be read back.") }
-                    return try PatientResponse(row: created)
                 }
             } catch let error as MariaDBError where (error.isDuplicateKey || error.isRetryableTransactionError) && attempt < 5 {
                 logger.debug("patient create raced another writer; retrying", metadata: ["attempt": "\(attempt)"])
             }
         }
         throw AppError(.serviceUnavailable, code: "busy", message: "The database is busy; try again.")
+    }
+
+    /// The inserts of `create`, inside its transaction and named lock.
+    private func insert(_ input: PatientInput, by identity: Identity, on connection: MariaDBConnection) async throws -> PatientResponse {
+        let pid = try await connection.query("SELECT COALESCE(MAX(pid), 0) + 1 AS pid FROM patient_data FOR UPDATE").first?
+            .decode("pid", as: Int.self) ?? 1
+        let uuid = try await OpenEMRUUID.register(table: "patient_data", idColumn: "id", on: connection)
+        var columns = ["pid", "uuid", "date", "regdate", "created_by", "updated_by", "DOB", "providerID"]
+        var values: MariaDBQuery = "\(pid), \(uuid), NOW(), NOW(), \(identity.userID), \(identity.userID), \(input.dob), \(input.providerId ?? 0)"
+        var sentPubpid = false
+        for (_, column, value) in input.textFields {
+            if column == "pubpid" {
+                if value.isEmpty { continue }
+                sentPubpid = true
+            }
+            columns.append(column)
+            values.append(", \(value)")
+        }
+        if !sentPubpid {
+            columns.append("pubpid")
+            values.append(", \(String(pid))")
+        }
+        try await connection.query(
+            "INSERT INTO patient_data (\(unescaped: columns.joined(separator: ", "))) VALUES (\(fragment: values))"
+        )
+        try await audit.write(
+            [AuditEvent("patient-record-insert", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient_data insert pid \(pid) via emr-bridge")],
+            on: connection
+        )
+        guard let created = try await connection.query(
+            "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid)"
+        ).first else { throw AppError.conflict("The patient could not be read back.") }
+        return try PatientResponse(row: created)
     }
 
     /// Updates only the sent fields. With `ifMatch`, the row is locked and its current ETag compared first (412 when
