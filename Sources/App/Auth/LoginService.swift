@@ -98,8 +98,11 @@ public struct LoginService: Sendable {
             }
         }
 
-        // 4. The password.
-        let verification = try await verifier.verify(password: password, storedHash: storedHash)
+        // 4. The password. A hash OpenEMR's AuthHash::hashValid rejects never logs in (same work, same answer).
+        var verification = try await verifier.verify(password: password, storedHash: storedHash)
+        if verification == .match && !PasswordCrypt.isAcceptedByOpenEMR(storedHash: storedHash) {
+            verification = .unsupported(reason: "hash format OpenEMR does not accept")
+        }
         guard verification == .match else {
             if case .unsupported(let reason) = verification {
                 logger.warning("stored password hash cannot be verified", metadata: ["user_id": "\(userID)", "reason": "\(reason)"])
@@ -231,7 +234,9 @@ public struct LoginService: Sendable {
             try await audit.record([portalEvent(username, pid: nil, success: false, "invalid portal login: \(clientIP)")], logger: logger)
             throw Self.invalidCredentials
         }
-        guard try await verifier.verify(password: password, storedHash: storedHash) == .match else {
+        guard try await verifier.verify(password: password, storedHash: storedHash) == .match,
+            PasswordCrypt.isAcceptedByOpenEMR(storedHash: storedHash)
+        else {
             try await audit.record([portalEvent(username, pid: pid, success: false, "failure: \(clientIP)")], logger: logger)
             throw Self.invalidCredentials
         }
