@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import MariaDB
 import NIOCore
+import Prometheus
 import Testing
 
 @testable import App
@@ -139,6 +140,11 @@ extension LiveAppTests {
                 #expect(response.status == .ok)
                 #expect(response.headers[.accessControlAllowOrigin] == allowed)
 
+                // Error responses carry them too, so the web app can read the JSON error.
+                response = try await client.send(.post, "/api/auth/login/", json: #"{"username": "admin", "password": "wrong"}"#, headers: [.origin: allowed])
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.accessControlAllowOrigin] == allowed)
+
                 // A non-listed origin gets no CORS headers at all, preflight or not.
                 for method in [HTTPRequest.Method.options, .get] {
                     response = try await client.send(
@@ -166,6 +172,16 @@ extension LiveAppTests {
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true, "\(response.headers)")
                 #expect(response.headers[.contentType]?.contains("version=0.0.4") == true)
+            }
+            // With a registry (as `serve` passes), its metrics are exposed in the text format.
+            let registry = PrometheusCollectorRegistry()
+            registry.makeCounter(name: "emr_bridge_test_marker_total").increment(by: Int64(3))
+            let app = try await buildApplication(configuration: try database.configuration(), logger: database.logger, metrics: registry)
+            try await app.test(.router) { client async throws in
+                let response = try await client.send(.get, "/metrics")
+                #expect(response.status == .ok)
+                #expect(response.text.contains("# TYPE emr_bridge_test_marker_total counter"), "\(response.text)")
+                #expect(response.text.contains("emr_bridge_test_marker_total 3"), "\(response.text)")
             }
         }
     }
