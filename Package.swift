@@ -84,14 +84,19 @@ let package = Package(
         ),
 
         // MARK: Tests
+        .target(
+            name: "EMRTestSupport",
+            path: "Tests/EMRTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MariaDBTests",
-            dependencies: ["MariaDB", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["MariaDB", "EMRTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PasswordCryptTests",
-            dependencies: ["PasswordCrypt"],
+            dependencies: ["PasswordCrypt", .product(name: "NIOPosix", package: "swift-nio")],
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
@@ -106,7 +111,10 @@ let package = Package(
             dependencies: [
                 "App",
                 "MariaDB",
+                "EMRTestSupport",
+                "PasswordCrypt",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -106,7 +106,7 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
     ClinicalController(
         patients: PatientRepository(database: services.database, audit: services.audit),
         encounters: EncounterRepository(database: services.database, audit: services.audit), database: services.database,
-        audit: services.audit, auditQueue: services.auditQueue, configuration: services.configuration
+        audit: services.audit, auditQueue: services.auditQueue, globals: services.globals, configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
     return router
 }

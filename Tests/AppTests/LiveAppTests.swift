@@ -1,3 +1,4 @@
+import EMRTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

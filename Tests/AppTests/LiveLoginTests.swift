@@ -472,23 +472,26 @@ extension LiveAppTests {
                     }
                     #expect(try await database.string("SELECT password AS v FROM users_secure WHERE username = 'drpatel'") == hash)
                 }
-                // Hashes OpenEMR's AuthHash::hashValid rejects are refused even with the right password.
+                // Legacy formats OpenEMR's AuthHash::hashValid no longer accepts still sign in (issue 3: old releases
+                // and the old Django bridge wrote them), and only with the right password.
                 for script in [
                     #"echo crypt('Secret#1', '$6$abcdefghijklmnop$');"#, #"echo crypt('Secret#1', '$1$abcdefgh$');"#, #"echo sha1('Secret#1');"#,
                     #"echo md5('Secret#1');"#, #"echo str_replace('$2y$', '$2b$', password_hash('Secret#1', PASSWORD_BCRYPT));"#,
                 ] {
-                    let rejected = String(decoding: try await TestEnvironment.run("php", ["-n", "-r", script]), as: UTF8.self)
-                    try await database.query("UPDATE users_secure SET password = \(rejected) WHERE username = 'drpatel'")
+                    let legacy = String(decoding: try await TestEnvironment.run("php", ["-n", "-r", script]), as: UTF8.self)
+                    try await database.query("UPDATE users_secure SET password = \(legacy) WHERE username = 'drpatel'")
                     try await database.withApp { client async throws in
-                        let response = try await client.login("drpatel", "Secret#1")
-                        #expect(response.status == .unauthorized, "\(script)")
-                        #expect(response.errorCode == "invalid_credentials")
+                        let wrong = try await client.login("drpatel", "Secret#2")
+                        #expect(wrong.status == .unauthorized, "\(script)")
+                        #expect(wrong.errorCode == "invalid_credentials")
+                        #expect(try await client.login("drpatel", "Secret#1").status == .ok, "\(script)")
                     }
+                    #expect(try await database.string("SELECT password AS v FROM users_secure WHERE username = 'drpatel'") == legacy, "never rehashed")
                 }
                 try await database.query("UPDATE users_secure SET login_fail_counter = 0, last_login_fail = NULL WHERE username = 'drpatel'")
-                // The portal applies the same whitelist.
+                // The portal verifies the same formats.
                 let portalOriginal = try #require(try await database.string("SELECT portal_pwd AS v FROM patient_access_onsite WHERE pid = 3"))
-                for (hash, accepted) in [(argon, true), (sha512, true), (String(decoding: try await TestEnvironment.run("php", ["-n", "-r", #"echo sha1('Secret#1');"#]), as: UTF8.self), false)] {
+                for (hash, accepted) in [(argon, true), (sha512, true), (String(decoding: try await TestEnvironment.run("php", ["-n", "-r", #"echo sha1('Secret#1');"#]), as: UTF8.self), true), ("*0", false)] {
                     try await database.query("UPDATE patient_access_onsite SET portal_pwd = \(hash) WHERE pid = 3")
                     try await database.withApp { client async throws in
                         let response = try await client.login("patient3", "Secret#1", path: "/api/auth/patient-login/")

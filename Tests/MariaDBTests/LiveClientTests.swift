@@ -1,3 +1,4 @@
+import EMRTestSupport
 import Foundation
 import Logging
 import MariaDB
@@ -5,7 +6,7 @@ import Synchronization
 import Testing
 
 extension LiveMariaDBTests {
-    @Suite("Live: connections and statements")
+    @Suite("Live: connections and statements", .databaseServer(.shared))
     struct Statements {
         let logger = LiveMariaDBTests.logger
 
@@ -263,7 +264,7 @@ extension LiveMariaDBTests {
         }
     }
 
-    @Suite("Live: transactions")
+    @Suite("Live: transactions", .databaseServer(.shared))
     struct Transactions {
         let logger = LiveMariaDBTests.logger
 
@@ -326,7 +327,7 @@ extension LiveMariaDBTests {
         }
     }
 
-    @Suite("Live: pool behaviour")
+    @Suite("Live: pool behaviour", .databaseServer(.shared))
     struct Pool {
         let logger = LiveMariaDBTests.logger
 

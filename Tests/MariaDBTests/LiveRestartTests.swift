@@ -1,3 +1,4 @@
+import EMRTestSupport
 import Foundation
 import Logging
 import MariaDB
@@ -6,7 +7,7 @@ import Testing
 extension LiveMariaDBTests {
     /// Stops and restarts the server through `EMR_TEST_MARIADB_CTL`. Runs only when that variable is set; the parent
     /// suite is serialized, so no other test of this target runs meanwhile. The server is started again on every path.
-    @Suite("Live: server restart", .serialized, .enabled(if: TestDatabase.canControlServer))
+    @Suite("Live: server restart", .serialized, .enabled(if: TestDatabase.canControlServer), .databaseServer(.exclusive))
     struct ServerRestart {
         let logger = LiveMariaDBTests.logger
 

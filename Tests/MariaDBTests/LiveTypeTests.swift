@@ -1,10 +1,11 @@
+import EMRTestSupport
 import Foundation
 import Logging
 import MariaDB
 import Testing
 
 extension LiveMariaDBTests {
-    @Suite("Live: type round trips")
+    @Suite("Live: type round trips", .databaseServer(.shared))
     struct TypeRoundTrip {
         let logger = LiveMariaDBTests.logger
 

@@ -98,10 +98,12 @@ public struct LoginService: Sendable {
             }
         }
 
-        // 4. The password. A hash OpenEMR's AuthHash::hashValid rejects never logs in (same work, same answer).
-        var verification = try await verifier.verify(password: password, storedHash: storedHash)
+        // 4. The password. Legacy formats that OpenEMR's own hashValid no longer accepts ($1$, $5$, $6$ without
+        // rounds, unsalted MD5/SHA-1 hex written by old releases or the old Django bridge) still verify here, as the
+        // bridge must keep those users signing in; each such login is logged so an admin can reset the password.
+        let verification = try await verifier.verify(password: password, storedHash: storedHash)
         if verification == .match && !PasswordCrypt.isAcceptedByOpenEMR(storedHash: storedHash) {
-            verification = .unsupported(reason: "hash format OpenEMR does not accept")
+            logger.notice("login with a legacy password hash format; reset the password in OpenEMR", metadata: ["user_id": "\(userID)"])
         }
         guard verification == .match else {
             if case .unsupported(let reason) = verification {
@@ -234,9 +236,7 @@ public struct LoginService: Sendable {
             try await audit.record([portalEvent(username, pid: nil, success: false, "invalid portal login: \(clientIP)")], logger: logger)
             throw Self.invalidCredentials
         }
-        guard try await verifier.verify(password: password, storedHash: storedHash) == .match,
-            PasswordCrypt.isAcceptedByOpenEMR(storedHash: storedHash)
-        else {
+        guard try await verifier.verify(password: password, storedHash: storedHash) == .match else {
             try await audit.record([portalEvent(username, pid: pid, success: false, "failure: \(clientIP)")], logger: logger)
             throw Self.invalidCredentials
         }

@@ -93,8 +93,9 @@ struct EncounterInput: Decodable, Sendable {
     var sensitivity: String?
     var externalId: String?
 
-    /// Validates and applies OpenEMR's defaults (date now, pc_catid 5, class_code AMB, sensitivity normal).
-    func validated(now: Date = Date()) throws -> NewEncounter {
+    /// Validates and applies OpenEMR's defaults (date: now in OpenEMR's time zone `gbl_time_zone`, pc_catid 5,
+    /// class_code AMB, sensitivity normal).
+    func validated(now: Date = Date(), timeZone: String = "") throws -> NewEncounter {
         var details: [String: String] = [:]
         if pid == nil { details["pid"] = "This field is required." }
         var when: MariaDBDateTime?
@@ -115,8 +116,7 @@ struct EncounterInput: Decodable, Sendable {
         if let pcCatid, pcCatid <= 0 || pcCatid > Int(Int32.max) { details["pc_catid"] = "Must be a calendar category id." }
         if !details.isEmpty { throw AppError.validation(details) }
         let current = when ?? {
-            let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC") ?? .current, from: now)
-            return MariaDBDateTime(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1, hour: c.hour ?? 0, minute: c.minute ?? 0, second: c.second ?? 0)
+            MariaDBDateTime(parsing: AuditLogger.localTimestamp(now, timeZone: timeZone)) ?? MariaDBDateTime(year: 1970, month: 1, day: 1)
         }()
         return NewEncounter(
             pid: pid ?? 0, date: current, reason: reason ?? "", facilityID: facilityId, providerID: providerId, pcCatid: pcCatid ?? 5,

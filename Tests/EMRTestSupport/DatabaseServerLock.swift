@@ -1,5 +1,5 @@
-import Foundation
-import Testing
+public import Foundation
+public import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -11,24 +11,24 @@ import Darwin
 
 /// Cross-target, cross-process coordination around the shared test MariaDB server.
 ///
-/// Convention (shared with Tests/MariaDBTests): `flock(2)` on `$TMPDIR/emr-bridge-db-restart.lock` (`/tmp` when TMPDIR
+/// Shared by Tests/MariaDBTests and Tests/AppTests (this target). Convention: `flock(2)` on `$TMPDIR/emr-bridge-db-restart.lock` (`/tmp` when TMPDIR
 /// is unset). A test that stops/starts the server holds it **exclusively**; every other suite that talks to the server
 /// holds it **shared** for its whole run. flock locks belong to open file descriptions, so two `open()`s in the same
 /// process (two test targets linked into one `swift test` binary) exclude each other just like two processes.
 ///
 /// Never take the exclusive lock inside a scope that already holds the shared one (that waits forever): put the
 /// shared trait on each sibling suite, not on a parent that also contains the restart suite.
-enum DatabaseServerLock {
-    enum Mode: Sendable {
+public enum DatabaseServerLock {
+    public enum Mode: Sendable {
         case shared
         case exclusive
     }
 
-    struct Failed: Error, CustomStringConvertible {
-        var description: String
+    public struct Failed: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static var path: String {
+    public static var path: String {
         var directory = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         if directory.isEmpty { directory = "/tmp" }
         while directory.count > 1 && directory.hasSuffix("/") { directory.removeLast() }
@@ -37,7 +37,7 @@ enum DatabaseServerLock {
 
     /// Runs `body` holding the lock in `mode`. Polls with `LOCK_NB` (never blocks a concurrency thread); gives up after
     /// `timeout`.
-    static func withLock<Result>(
+    public static func withLock<Result>(
         _ mode: Mode, timeout: Duration = .seconds(1200), _ body: () async throws -> Result
     ) async throws -> Result {
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
@@ -61,14 +61,14 @@ enum DatabaseServerLock {
 
 /// Holds `DatabaseServerLock` around a whole suite: `.databaseServer(.shared)` on suites that use the server,
 /// `.databaseServer(.exclusive)` on the suite that stops and starts it.
-struct DatabaseServerLockTrait: SuiteTrait, TestTrait, TestScoping {
-    let mode: DatabaseServerLock.Mode
+public struct DatabaseServerLockTrait: SuiteTrait, TestTrait, TestScoping {
+    public let mode: DatabaseServerLock.Mode
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         try await DatabaseServerLock.withLock(mode) { try await function() }
     }
 }
 
 extension Trait where Self == DatabaseServerLockTrait {
-    static func databaseServer(_ mode: DatabaseServerLock.Mode) -> Self { DatabaseServerLockTrait(mode: mode) }
+    public static func databaseServer(_ mode: DatabaseServerLock.Mode) -> Self { DatabaseServerLockTrait(mode: mode) }
 }
