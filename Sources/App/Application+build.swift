@@ -54,10 +54,12 @@ public struct AppServices: Sendable {
         self.configuration = configuration
         self.database = database
         self.logger = logger
-        let pool = NIOThreadPool(numberOfThreads: max(2, ProcessInfo.processInfo.activeProcessorCount))
+        // Twice the cores: while one login waits on MariaDB (counters, audit, token), another one hashes, so logins
+        // keep every core busy; at a lower priority, so health checks and API requests stay fast meanwhile.
+        let pool = NIOThreadPool(numberOfThreads: max(2, 2 * ProcessInfo.processInfo.activeProcessorCount))
         pool.start()
         self.passwordThreadPool = pool
-        self.passwordVerifier = PasswordVerifier(threadPool: pool)
+        self.passwordVerifier = PasswordVerifier(threadPool: pool, backgroundPriority: true)
         let globals = OpenEMRGlobalsCache(database: database)
         self.globals = globals
         let audit = AuditLogger(database: database, globals: globals, logger: logger)
@@ -104,7 +106,7 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
         configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
     ClinicalController(
-        patients: PatientRepository(database: services.database, audit: services.audit),
+        tokens: services.tokens, patients: PatientRepository(database: services.database, audit: services.audit),
         encounters: EncounterRepository(database: services.database, audit: services.audit), database: services.database,
         audit: services.audit, auditQueue: services.auditQueue, globals: services.globals, configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)

@@ -15,4 +15,10 @@ static inline const char *_Nullable ccrypt_r(const char *_Nonnull phrase,
                                              void *_Nonnull data) {
     return crypt_r(phrase, setting, (struct crypt_data *)data);
 }
+#include <unistd.h>
+#include <sys/syscall.h>
+
+/// The kernel id of the calling thread (for per-thread `setpriority`).
+static inline long ccrypt_current_thread_id(void) { return syscall(SYS_gettid); }
+
 #endif

@@ -1,4 +1,9 @@
 public import NIOPosix
+internal import CCrypt
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs ``PasswordCrypt/verify(password:storedHash:salt:)`` off the async executors, on a
 /// `NIOThreadPool`.
@@ -13,10 +18,25 @@ public struct PasswordVerifier: Sendable {
     /// The pool that runs the blocking verifications.
     public let threadPool: NIOThreadPool
 
+    /// Lower the verifying threads' scheduling priority (Linux `nice` 10), so that request
+    /// handling and database work preempt a burst of slow hashes.
+    public let backgroundPriority: Bool
+
     /// Creates a verifier running on `threadPool` (already started; see the type documentation
     /// on sizing).
-    public init(threadPool: NIOThreadPool) {
+    public init(threadPool: NIOThreadPool, backgroundPriority: Bool = false) {
         self.threadPool = threadPool
+        self.backgroundPriority = backgroundPriority
+    }
+
+    /// Sets the calling thread's nice value to 10 (once per thread; a pool thread keeps it).
+    private static func lowerCurrentThreadPriority() {
+        #if os(Linux)
+        let thread = id_t(ccrypt_current_thread_id())
+        if getpriority(__priority_which_t(PRIO_PROCESS.rawValue), thread) < 10 {
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), thread, 10)
+        }
+        #endif
     }
 
     /// Verifies `password` against `storedHash` on the thread pool.
@@ -26,8 +46,10 @@ public struct PasswordVerifier: Sendable {
     public func verify(password: String, storedHash: String, salt: String? = nil) async throws
         -> PasswordVerification
     {
-        try await threadPool.runIfActive {
-            PasswordCrypt.verify(password: password, storedHash: storedHash, salt: salt)
+        let lower = backgroundPriority
+        return try await threadPool.runIfActive {
+            if lower { Self.lowerCurrentThreadPriority() }
+            return PasswordCrypt.verify(password: password, storedHash: storedHash, salt: salt)
         }
     }
 }

@@ -7,6 +7,7 @@ import Glibc
 import Musl
 #endif
 import MariaDB
+import EMRTestSupport
 import Testing
 
 /// The only place the AppTests read their environment (set by scripts/test.sh):
@@ -19,13 +20,6 @@ import Testing
 /// - `EMR_TEST_REPO_ROOT`: the checkout (default: found from this file's path).
 /// - `EMR_TEST_REAL_SCHEMA_DB`: a database holding OpenEMR's real install schema (only when ../shared is present).
 enum TestEnvironment {
-    struct NotConfigured: Error, CustomStringConvertible {
-        var missing: [String]
-        var description: String {
-            "the live test database is not configured: set \(missing.joined(separator: ", ")) (scripts/test.sh does)"
-        }
-    }
-
     struct CommandFailed: Error, CustomStringConvertible {
         var command: String
         var status: Int32
@@ -33,34 +27,26 @@ enum TestEnvironment {
         var description: String { "`\(command)` exited with status \(status): \(stderr.prefix(2000))" }
     }
 
-    private static let environment = ProcessInfo.processInfo.environment
+    typealias NotConfigured = TestServer.NotConfigured
 
-    private static func value(_ name: String) -> String? {
-        guard let value = environment[name], !value.isEmpty else { return nil }
-        return value
-    }
-
-    static let host = value("EMR_TEST_DB_HOST")
-    static let port = value("EMR_TEST_DB_PORT").flatMap { Int($0) }
-    static let user = value("EMR_TEST_DB_USER")
+    static var host: String? { TestServer.host }
+    static var port: Int? { TestServer.port }
+    static var user: String? { TestServer.user }
     /// May legitimately be empty, so only presence counts.
-    static let password = environment["EMR_TEST_DB_PASSWORD"]
-    static let socket = value("EMR_TEST_DB_SOCKET")
-    static let controlCommand = value("EMR_TEST_MARIADB_CTL")
-    static let realSchemaDatabase = value("EMR_TEST_REAL_SCHEMA_DB")
+    static var password: String? { TestServer.password }
+    static var socket: String? { TestServer.socket }
+    static var controlCommand: String? { TestServer.controlCommand }
+    static var isConfigured: Bool { TestServer.isConfigured }
+    static var isRequired: Bool { TestServer.isRequired }
+    static var canControlServer: Bool { TestServer.canControlServer }
 
-    /// True when the TCP settings are all present.
-    static var isConfigured: Bool { host != nil && port != nil && user != nil && password != nil }
+    static let realSchemaDatabase = TestServer.value("EMR_TEST_REAL_SCHEMA_DB")
 
-    /// `EMR_TEST_REQUIRE_DB=1`: live tests must run (and fail when not configured).
-    static var isRequired: Bool { value("EMR_TEST_REQUIRE_DB") == "1" }
 
-    /// The restart suite may stop and start the server.
-    static var canControlServer: Bool { controlCommand != nil && (isConfigured || isRequired) }
 
     /// The repository root: `EMR_TEST_REPO_ROOT`, else three levels above this file (Tests/AppTests/TestEnvironment.swift).
     static let repoRoot: URL = {
-        if let root = value("EMR_TEST_REPO_ROOT") { return URL(fileURLWithPath: root, isDirectory: true) }
+        if let root = TestServer.value("EMR_TEST_REPO_ROOT") { return URL(fileURLWithPath: root, isDirectory: true) }
         return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }()
 
@@ -182,42 +168,5 @@ enum TestEnvironment {
     }
 
     /// Runs `$EMR_TEST_MARIADB_CTL <action>` (`stop` / `start`).
-    ///
-    /// Not through Foundation's `Process`: it detects the child's exit through a socket the child inherits, and the
-    /// server that `start` leaves running inherits it too, so `Process` would wait for the server to exit. Here the
-    /// shell is spawned with `posix_spawn`, closes every descriptor above 2 before running the command (so the
-    /// server keeps none of ours), and is reaped with `waitpid`.
-    static func control(_ action: String) async throws {
-        guard let controlCommand else { throw NotConfigured(missing: ["EMR_TEST_MARIADB_CTL"]) }
-        let command = "\(controlCommand) \(action)"
-        let script = #"for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-"; fi; done; "#
-            + "exec \(command) </dev/null >/dev/null"
-        let status = try await spawnAndWait(["/bin/bash", "-c", script])
-        guard status == 0 else { throw CommandFailed(command: command, status: status, stderr: "(see the command's own log)") }
-    }
-
-    /// `posix_spawn` + `waitpid` on a Dispatch thread; returns the exit status (128 + signal when killed).
-    static func spawnAndWait(_ arguments: [String]) async throws -> Int32 {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-                defer { for pointer in cArguments { free(pointer) } }
-                var pid = pid_t()
-                let spawned = posix_spawn(&pid, arguments[0], nil, nil, &cArguments, environ)
-                guard spawned == 0 else {
-                    continuation.resume(throwing: CommandFailed(command: arguments.joined(separator: " "), status: spawned, stderr: "posix_spawn failed"))
-                    return
-                }
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 {
-                    guard errno == EINTR else {
-                        continuation.resume(throwing: CommandFailed(command: arguments.joined(separator: " "), status: -1, stderr: "waitpid failed"))
-                        return
-                    }
-                }
-                let exited = status & 0x7f == 0
-                continuation.resume(returning: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f))
-            }
-        }
-    }
+    static func control(_ action: String) async throws { try await TestServer.control(action) }
 }

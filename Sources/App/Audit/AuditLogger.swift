@@ -2,6 +2,14 @@ import Foundation
 public import Logging
 public import MariaDB
 import PasswordCrypt
+import Synchronization
+
+/// A `Mutex` in a class, so value types can share it.
+final class SharedBox<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}
 
 /// One row of OpenEMR's audit log.
 public struct AuditEvent: Sendable, Equatable {
@@ -50,6 +58,7 @@ public struct AuditLogger: Sendable {
     let database: MariaDBClient
     let globals: OpenEMRGlobalsCache
     let logger: Logger
+    private let autoIncrementMode = SharedBox<Bool?>(nil)
 
     public init(database: MariaDBClient, globals: OpenEMRGlobalsCache, logger: Logger) {
         self.database = database
@@ -58,15 +67,27 @@ public struct AuditLogger: Sendable {
     }
 
     /// Writes the events on the caller's connection (inside its transaction, so they land with the change or not at
-    /// all). All rows go in one hop to the database thread: `log_comment_encrypt.log_id` takes `LAST_INSERT_ID()` of
-    /// the `log` insert just before it on the same connection.
+    /// all). One event: the `log` insert, then `log_comment_encrypt` with `LAST_INSERT_ID()`, in one hop. Batches
+    /// (the read-audit queue): multi-row inserts in a few fixed sizes, when InnoDB hands out consecutive ids for them
+    /// (`innodb_autoinc_lock_mode` 0 or 1, MariaDB's default); otherwise row by row.
     public func write(_ events: [AuditEvent], on connection: MariaDBConnection) async throws {
         guard !events.isEmpty else { return }
         let timeZone = try await globals.current(logger: connection.logger).timeZone
-        try await connection.queries(Self.statements(for: events, date: Self.localTimestamp(Date(), timeZone: timeZone)))
+        let date = Self.localTimestamp(Date(), timeZone: timeZone)
+        guard events.count > 1, try await consecutiveIDs(on: connection) else {
+            try await connection.queries(Self.statements(for: events, date: date))
+            return
+        }
+        var remaining = events[...]
+        while !remaining.isEmpty {
+            let size = Self.batchSizes.first { $0 <= remaining.count } ?? 1
+            let chunk = Array(remaining.prefix(size))
+            remaining = remaining.dropFirst(size)
+            try await writeBatch(chunk, date: date, on: connection)
+        }
     }
 
-    /// The two INSERTs per event.
+    /// The two INSERTs per event, row by row.
     static func statements(for events: [AuditEvent], date: String) -> [MariaDBQuery] {
         var queries: [MariaDBQuery] = []
         queries.reserveCapacity(events.count * 2)
@@ -87,6 +108,39 @@ public struct AuditLogger: Sendable {
             )
         }
         return queries
+    }
+
+    /// Statement shapes stay few, so they stay in the prepared-statement cache.
+    static let batchSizes = [256, 64, 16, 4, 1]
+
+    private func writeBatch(_ events: [AuditEvent], date: String, on connection: MariaDBConnection) async throws {
+        let rows = events.map { event in (event, Data(event.comments.utf8).base64EncodedString()) }
+        var logInsert: MariaDBQuery =
+            "INSERT INTO log (date, event, category, user, groupname, comments, user_notes, patient_id, success, crt_user, log_from, menu_item_id, ccda_doc_id) VALUES "
+        for (index, (event, comments)) in rows.enumerated() {
+            logInsert.append(
+                "\(unescaped: index == 0 ? "" : ", ")(\(date), \(event.event), \(event.category), \(event.user), \(event.groupName), \(comments), '', \(event.patientID), \(event.success ? 1 : 0), '', \(event.logFrom), NULL, NULL)"
+            )
+        }
+        let firstID = Int64(try await connection.query(logInsert).lastInsertID)
+        var checksumInsert: MariaDBQuery = "INSERT INTO log_comment_encrypt (log_id, encrypt, checksum, checksum_api, version) VALUES "
+        for (index, (event, comments)) in rows.enumerated() {
+            let checksum = Self.checksum(
+                date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName, comments: comments,
+                patientID: event.patientID, success: event.success, logFrom: event.logFrom
+            )
+            checksumInsert.append("\(unescaped: index == 0 ? "" : ", ")(\(firstID + Int64(index)), 'No', \(checksum), '', 4)")
+        }
+        try await connection.query(checksumInsert)
+    }
+
+    /// Whether a multi-row INSERT gets consecutive AUTO_INCREMENT ids (read once).
+    private func consecutiveIDs(on connection: MariaDBConnection) async throws -> Bool {
+        if let known = autoIncrementMode.withLock({ $0 }) { return known }
+        let mode = try await connection.query("SELECT @@innodb_autoinc_lock_mode AS m").first?.decode("m", as: Int?.self) ?? 2
+        let consecutive = mode == 0 || mode == 1
+        autoIncrementMode.withLock { $0 = consecutive }
+        return consecutive
     }
 
     /// Writes the events in their own transaction.

@@ -137,7 +137,11 @@ public struct LoginService: Sendable {
         let authorized = try row.decode("authorized", as: Int?.self) == 1 || (try row.decode("see_auth", as: Int?.self) ?? 0) > 2
         let role: Identity.Role = aroGroups.split(separator: ",").contains("admin") ? .admin : (authorized ? .provider : .staff)
         let canonicalName = try row.decode("username", as: String.self)
-        let subject = TokenStore.Subject(kind: "user", userID: userID, pid: nil, username: canonicalName, role: role, source: "password")
+        var identity = Identity(
+            role: role, userID: userID, username: canonicalName, groupName: groupName, pid: nil,
+            fname: try row.decode("fname", as: String?.self) ?? "", lname: try row.decode("lname", as: String?.self) ?? "",
+            facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: []
+        )
         let event = AuditEvent(
             event: "login", category: "login", user: canonicalName, groupName: groupName, success: true, comments: "success: \(clientIP)"
         )
@@ -149,13 +153,9 @@ public struct LoginService: Sendable {
                 "UPDATE ip_tracking SET ip_login_fail_counter = 0, ip_last_login_fail = NULL, ip_auto_block_emailed = 0 WHERE ip_string = \(clientIP)"
             )
             try await audit.write([event], on: connection)
-            return try await tokens.issue(subject, clientIP: clientIP, on: connection)
+            return try await tokens.issue(for: identity, source: "password", clientIP: clientIP, on: connection)
         }
-        let identity = Identity(
-            role: role, userID: userID, username: canonicalName, groupName: groupName, pid: nil,
-            fname: try row.decode("fname", as: String?.self) ?? "", lname: try row.decode("lname", as: String?.self) ?? "",
-            facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: issued.hash
-        )
+        identity.tokenHash = issued.hash
         return Success(issued: issued, identity: identity, passwordExpiring: expiring)
     }
 
@@ -240,15 +240,15 @@ public struct LoginService: Sendable {
             try await audit.record([portalEvent(username, pid: pid, success: false, "failure: \(clientIP)")], logger: logger)
             throw Self.invalidCredentials
         }
-        let subject = TokenStore.Subject(kind: "patient", userID: nil, pid: pid, username: username, role: .patient, source: "portal-password")
+        var identity = Identity(
+            role: .patient, userID: nil, username: username, groupName: "", pid: pid, fname: try row.decode("fname", as: String?.self) ?? "",
+            lname: try row.decode("lname", as: String?.self) ?? "", facilityID: nil, tokenHash: []
+        )
         let issued = try await database.withTransaction(logger: logger) { connection in
             try await audit.write([portalEvent(username, pid: pid, success: true, "success: \(clientIP)")], on: connection)
-            return try await tokens.issue(subject, clientIP: clientIP, on: connection)
+            return try await tokens.issue(for: identity, source: "portal-password", clientIP: clientIP, on: connection)
         }
-        let identity = Identity(
-            role: .patient, userID: nil, username: username, groupName: "", pid: pid, fname: try row.decode("fname", as: String?.self) ?? "",
-            lname: try row.decode("lname", as: String?.self) ?? "", facilityID: nil, tokenHash: issued.hash
-        )
+        identity.tokenHash = issued.hash
         return Success(issued: issued, identity: identity, passwordExpiring: false)
     }
 

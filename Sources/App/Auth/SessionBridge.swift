@@ -124,18 +124,18 @@ public struct SessionBridge: Sendable {
         let authorized = try row.decode("authorized", as: Int?.self) == 1 || (try row.decode("see_auth", as: Int?.self) ?? 0) > 2
         let admin = (try row.decode("aro_groups", as: String?.self) ?? "").split(separator: ",").contains("admin")
         let role: Identity.Role = admin ? .admin : (authorized ? .provider : .staff)
-        let subject = TokenStore.Subject(kind: "user", userID: userID, pid: nil, username: userName, role: role, source: "openemr-session")
+        var identity = Identity(
+            role: role, userID: userID, username: userName, groupName: groupName, pid: nil, fname: try row.decode("fname", as: String?.self) ?? "",
+            lname: try row.decode("lname", as: String?.self) ?? "", facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: []
+        )
         let event = AuditEvent(
             event: "login", category: "login", user: userName, groupName: groupName, success: true, comments: "openemr-session bridge: \(clientIP)"
         )
         let issued = try await database.withTransaction(logger: logger) { connection in
             try await audit.write([event], on: connection)
-            return try await tokens.issue(subject, clientIP: clientIP, on: connection)
+            return try await tokens.issue(for: identity, source: "openemr-session", clientIP: clientIP, on: connection)
         }
-        let identity = Identity(
-            role: role, userID: userID, username: userName, groupName: groupName, pid: nil, fname: try row.decode("fname", as: String?.self) ?? "",
-            lname: try row.decode("lname", as: String?.self) ?? "", facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: issued.hash
-        )
+        identity.tokenHash = issued.hash
         return LoginService.Success(issued: issued, identity: identity, passwordExpiring: false)
     }
 
@@ -155,19 +155,19 @@ public struct SessionBridge: Sendable {
                 """, logger: logger
             ).first
         else { throw Self.refused }
-        let subject = TokenStore.Subject(kind: "patient", userID: nil, pid: pid, username: loginName, role: .patient, source: "openemr-session")
+        var identity = Identity(
+            role: .patient, userID: nil, username: loginName, groupName: "", pid: pid, fname: try row.decode("fname", as: String?.self) ?? "",
+            lname: try row.decode("lname", as: String?.self) ?? "", facilityID: nil, tokenHash: []
+        )
         let event = AuditEvent(
             event: "portal-login", category: "portal-login", user: loginName, groupName: "", patientID: pid, success: true,
             comments: "portal session bridge: \(clientIP)", logFrom: "patient-portal"
         )
         let issued = try await database.withTransaction(logger: logger) { connection in
             try await audit.write([event], on: connection)
-            return try await tokens.issue(subject, clientIP: clientIP, on: connection)
+            return try await tokens.issue(for: identity, source: "openemr-session", clientIP: clientIP, on: connection)
         }
-        let identity = Identity(
-            role: .patient, userID: nil, username: loginName, groupName: "", pid: pid, fname: try row.decode("fname", as: String?.self) ?? "",
-            lname: try row.decode("lname", as: String?.self) ?? "", facilityID: nil, tokenHash: issued.hash
-        )
+        identity.tokenHash = issued.hash
         return LoginService.Success(issued: issued, identity: identity, passwordExpiring: false)
     }
 }

@@ -24,24 +24,18 @@ public struct TokenStore: Sendable {
         public var expiresAt: Date
     }
 
-    /// What a token stands for.
-    public struct Subject: Sendable {
-        public var kind: String
-        public var userID: Int?
-        public var pid: Int?
-        public var username: String
-        public var role: Identity.Role
-        public var source: String
-    }
-
-    /// Issues a token on the given connection (so it lands in the caller's transaction).
-    public func issue(_ subject: Subject, clientIP: String, on connection: MariaDBConnection) async throws -> Issued {
+    /// Issues a token for `identity` (its `tokenHash` is ignored) on the given connection, so it lands in the
+    /// caller's transaction. The identity's names, group and facility are kept with the token.
+    public func issue(for identity: Identity, source: String, clientIP: String, on connection: MariaDBConnection) async throws -> Issued {
         let token = Digest.hex(Digest.randomBytes(count: 32))
-        let hash = Digest.sha256(Array(token.utf8))
+        let hash = Self.hash(token)
+        let kind = identity.role == .patient ? "patient" : (identity.role == .guest ? "guest" : "user")
         try await connection.query(
             """
-            INSERT INTO mmt_api_tokens (token_hash, kind, user_id, pid, username, role, source, created_at, expires_at, client_ip)
-            VALUES (\(hash), \(subject.kind), \(subject.userID), \(subject.pid), \(subject.username), \(subject.role.rawValue), \(subject.source),
+            INSERT INTO mmt_api_tokens (token_hash, kind, user_id, pid, username, role, groupname, fname, lname, facility_id, source,
+                                        created_at, expires_at, client_ip)
+            VALUES (\(hash), \(kind), \(identity.userID), \(identity.pid), \(identity.username), \(identity.role.rawValue), \(identity.groupName),
+                    \(identity.fname), \(identity.lname), \(identity.facilityID), \(source),
                     UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL \(ttl) SECOND, \(String(clientIP.prefix(255))))
             """
         )
@@ -67,62 +61,54 @@ public struct TokenStore: Sendable {
         return token
     }
 
-    /// Resolves a token to the caller, re-checking OpenEMR's state: the user must still be active (patients: still
-    /// allowed on the portal), the token unexpired and not revoked.
+    /// Resolves a token to the caller in one indexed lookup, re-checking OpenEMR's state on every request: a core
+    /// user must still be active (`users.authorized` decides provider vs staff; admin membership is read at
+    /// sign-in), a patient must still be allowed on the portal, and the token unexpired and not revoked.
     public func identity(forToken token: String, logger: Logger) async throws -> Identity? {
-        let hash = Digest.sha256(Array(token.utf8))
-        guard
-            let row = try await database.query(
-                """
-                SELECT t.kind, t.user_id, t.pid, t.username, t.role,
-                       (t.last_used_at IS NULL OR t.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND) AS touch,
-                       u.active, u.authorized, u.fname AS u_fname, u.lname AS u_lname, u.facility_id,
-                       (SELECT g.name FROM `groups` g WHERE g.user = u.username ORDER BY g.id LIMIT 1) AS groupname,
-                       EXISTS (SELECT 1 FROM gacl_aro a JOIN gacl_groups_aro_map m ON m.aro_id = a.id
-                               JOIN gacl_aro_groups ag ON ag.id = m.group_id
-                               WHERE a.section_value = 'users' AND BINARY a.value = BINARY u.username AND ag.value = 'admin') AS is_admin,
-                       p.fname AS p_fname, p.lname AS p_lname, p.allow_patient_portal
-                FROM mmt_api_tokens t
-                LEFT JOIN users u ON t.kind = 'user' AND u.id = t.user_id AND BINARY u.username = BINARY t.username
-                LEFT JOIN patient_data p ON t.kind = 'patient' AND p.pid = t.pid
-                WHERE t.token_hash = \(hash) AND t.revoked_at IS NULL AND t.expires_at > UTC_TIMESTAMP()
-                """, logger: logger
-            ).first
-        else { return nil }
+        let hash = Self.hash(token)
+        guard let row = try await database.query(Self.lookup(hash: hash), logger: logger).first else { return nil }
+        return try await identity(from: row, hash: hash, logger: logger)
+    }
 
-        let kind = try row.decode("kind", as: String.self)
-        var identity: Identity
-        switch kind {
+    /// SHA-256 of the token text (what the table stores).
+    public static func hash(_ token: String) -> [UInt8] { Digest.sha256(Array(token.utf8)) }
+
+    /// The lookup statement, so a hot handler can run it in the same database hop as its own query.
+    public static func lookup(hash: [UInt8]) -> MariaDBQuery {
+        """
+        SELECT t.kind, t.user_id, t.pid, t.username, t.role, t.groupname, t.fname, t.lname, t.facility_id,
+               (t.last_used_at IS NULL OR t.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND) AS touch,
+               u.active, (u.authorized = 1 OR u.see_auth > 2) AS provider, p.allow_patient_portal
+        FROM mmt_api_tokens t
+        LEFT JOIN users u ON t.kind = 'user' AND u.id = t.user_id AND BINARY u.username = BINARY t.username
+        LEFT JOIN patient_data p ON t.kind = 'patient' AND p.pid = t.pid
+        WHERE t.token_hash = \(hash) AND t.revoked_at IS NULL AND t.expires_at > UTC_TIMESTAMP()
+        """
+    }
+
+    /// The identity for a row of `lookup(hash:)`, or nil when OpenEMR no longer allows it; records the use at most
+    /// once a minute.
+    public func identity(from row: MariaDBRow, hash: [UInt8], logger: Logger) async throws -> Identity? {
+        guard var role = Identity.Role(rawValue: try row.decode("role", as: String.self)) else { return nil }
+        switch try row.decode("kind", as: String.self) {
         case "user":
-            guard try row.decode("active", as: Int?.self) == 1, let userID = try row.decode("user_id", as: Int?.self) else { return nil }
-            let role: Identity.Role =
-                try row.decode("is_admin", as: Int.self) == 1 ? .admin : (try row.decode("authorized", as: Int?.self) == 1 ? .provider : .staff)
-            identity = Identity(
-                role: role, userID: userID, username: try row.decode("username", as: String.self),
-                groupName: try row.decode("groupname", as: String?.self) ?? "Default", pid: nil,
-                fname: try row.decode("u_fname", as: String?.self) ?? "", lname: try row.decode("u_lname", as: String?.self) ?? "",
-                facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: hash
-            )
+            guard try row.decode("active", as: Int?.self) == 1 else { return nil }
+            if role != .admin { role = try row.decode("provider", as: Int?.self) == 1 ? .provider : .staff }
         case "patient":
-            guard try row.decode("allow_patient_portal", as: String?.self) == "YES", let pid = try row.decode("pid", as: Int?.self) else {
-                return nil
-            }
-            identity = Identity(
-                role: .patient, userID: nil, username: try row.decode("username", as: String.self), groupName: "", pid: pid,
-                fname: try row.decode("p_fname", as: String?.self) ?? "", lname: try row.decode("p_lname", as: String?.self) ?? "",
-                facilityID: nil, tokenHash: hash
-            )
+            guard try row.decode("allow_patient_portal", as: String?.self) == "YES" else { return nil }
         case "guest":
-            identity = Identity(
-                role: .guest, userID: nil, username: try row.decode("username", as: String.self), groupName: "Default", pid: nil,
-                fname: "Demo", lname: "Guest", facilityID: nil, tokenHash: hash
-            )
+            break
         default:
             return nil
         }
         if try row.decode("touch", as: Int.self) == 1 {
             try await database.query("UPDATE mmt_api_tokens SET last_used_at = UTC_TIMESTAMP() WHERE token_hash = \(hash)", logger: logger)
         }
-        return identity
+        return Identity(
+            role: role, userID: try row.decode("user_id", as: Int?.self), username: try row.decode("username", as: String.self),
+            groupName: try row.decode("groupname", as: String.self), pid: try row.decode("pid", as: Int?.self),
+            fname: try row.decode("fname", as: String.self), lname: try row.decode("lname", as: String.self),
+            facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: hash
+        )
     }
 }

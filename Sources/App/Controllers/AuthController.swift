@@ -153,12 +153,15 @@ struct AuthController: Sendable {
     @Sendable func guest(_ request: Request, context: AppRequestContext) async throws -> LoginResponse {
         guard configuration.demoMode && configuration.demoGuest else { throw AppError.notFound() }
         let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
-        let subject = TokenStore.Subject(kind: "guest", userID: nil, pid: nil, username: "guest", role: .guest, source: "demo-guest")
-        let issued = try await database.withConnection(logger: context.logger) { try await tokens.issue(subject, clientIP: ip, on: $0) }
-        let identity = Identity(
+        var identity = Identity(
             role: .guest, userID: nil, username: "guest", groupName: "Default", pid: nil, fname: "Demo", lname: "Guest", facilityID: nil,
-            tokenHash: issued.hash
+            tokenHash: []
         )
+        let guest = identity
+        let issued = try await database.withConnection(logger: context.logger) {
+            try await tokens.issue(for: guest, source: "demo-guest", clientIP: ip, on: $0)
+        }
+        identity.tokenHash = issued.hash
         return LoginResponse(LoginService.Success(issued: issued, identity: identity, passwordExpiring: false))
     }
 

@@ -1,0 +1,37 @@
+import Foundation
+import MariaDB
+import Testing
+
+@testable import App
+
+/// The hand-written JSON of the hottest response must say exactly what the `Encodable` one says.
+@Suite("Patient JSON")
+struct PatientJSONTests {
+    static func patient(_ values: [MariaDBValue]) throws -> PatientResponse {
+        let names = PatientResponse.columns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return try PatientResponse(row: MariaDBRow(columns: MariaDBColumns(names: names), values: values))
+    }
+
+    static let cases: [[MariaDBValue]] = [
+        [
+            .int(7), .text("7"), .bytes(Array(0..<16)), .text("Ms."), .text("Zoë"), .text("B"), .text("O'Brien \"Q\" \\ \n\t\u{1}"),
+            .dateTime(.date(year: 1961, month: 2, day: 17)), .text("Female"), .text("zoe@example.org"), .text("555-1"), .text("555-2"),
+            .text("9553 Maple 😀"), .text("Lincoln"), .text("IL"), .text("62612"), .text("USA"), .text("widowed"), .int(4),
+            .dateTime(MariaDBDateTime(year: 2024, month: 9, day: 16, hour: 22, minute: 48, second: 50)),
+        ],
+        [
+            .int(1), .null, .null, .null, .null, .null, .null, .dateTime(.date(year: 0, month: 0, day: 0)), .null, .null, .null, .null,
+            .null, .null, .null, .null, .null, .null, .null, .null,
+        ],
+    ]
+
+    @Test(arguments: cases)
+    func handWrittenJSONEqualsEncodable(_ values: [MariaDBValue]) throws {
+        let patient = try Self.patient(values)
+        let encoded = try JSONSerialization.jsonObject(with: try JSONCoding.encoder.encode(patient)) as? NSDictionary
+        let written = try JSONSerialization.jsonObject(with: Data(patient.jsonText.utf8)) as? NSDictionary
+        #expect(encoded != nil)
+        #expect(encoded == written)
+        #expect(written?.count == 20)
+    }
+}
