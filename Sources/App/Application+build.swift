@@ -55,7 +55,7 @@ public struct AppServices: Sendable {
         self.database = database
         self.logger = logger
         // Twice the cores: while one login waits on MariaDB (counters, audit, token), another one hashes, so logins
-        // keep every core busy; at a lower priority, so health checks and API requests stay fast meanwhile.
+        // keep every core busy; in SCHED_IDLE, so health checks and API requests stay fast meanwhile.
         let pool = NIOThreadPool(numberOfThreads: max(2, 2 * ProcessInfo.processInfo.activeProcessorCount))
         pool.start()
         self.passwordThreadPool = pool

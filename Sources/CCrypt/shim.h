@@ -18,7 +18,13 @@ static inline const char *_Nullable ccrypt_r(const char *_Nonnull phrase,
 #include <unistd.h>
 #include <sys/syscall.h>
 
-/// The kernel id of the calling thread (for per-thread `setpriority`).
-static inline long ccrypt_current_thread_id(void) { return syscall(SYS_gettid); }
+#include <sched.h>
+
+/// Moves the calling thread to Linux's SCHED_IDLE class (value 5): it runs only when no other thread wants the CPU.
+/// Returns 0 on success.
+static inline int ccrypt_make_current_thread_idle(void) {
+    struct sched_param param = { 0 };
+    return sched_setscheduler(0, 5, &param);
+}
 
 #endif

@@ -1,9 +1,6 @@
 public import NIOPosix
 internal import CCrypt
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Runs ``PasswordCrypt/verify(password:storedHash:salt:)`` off the async executors, on a
 /// `NIOThreadPool`.
@@ -18,8 +15,8 @@ public struct PasswordVerifier: Sendable {
     /// The pool that runs the blocking verifications.
     public let threadPool: NIOThreadPool
 
-    /// Lower the verifying threads' scheduling priority (Linux `nice` 10), so that request
-    /// handling and database work preempt a burst of slow hashes.
+    /// Run the verifying threads in Linux's `SCHED_IDLE` class: they take every core that request handling and
+    /// the database leave idle, and yield at once when those need it (a login burst cannot slow health checks).
     public let backgroundPriority: Bool
 
     /// Creates a verifier running on `threadPool` (already started; see the type documentation
@@ -29,13 +26,10 @@ public struct PasswordVerifier: Sendable {
         self.backgroundPriority = backgroundPriority
     }
 
-    /// Sets the calling thread's nice value to 10 (once per thread; a pool thread keeps it).
+    /// Moves the calling pool thread to SCHED_IDLE (idempotent; a pool thread keeps it).
     private static func lowerCurrentThreadPriority() {
         #if os(Linux)
-        let thread = id_t(ccrypt_current_thread_id())
-        if getpriority(__priority_which_t(PRIO_PROCESS.rawValue), thread) < 10 {
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), thread, 10)
-        }
+        _ = ccrypt_make_current_thread_idle()
         #endif
     }
 
