@@ -45,29 +45,27 @@ public struct LoginService: Sendable {
     public func loginCoreUser(username: String, password: String, clientIP: String, logger: Logger) async throws -> Success {
         let settings = try await globals.current(logger: logger)
 
+        // One database hop reads the IP's counters (creating its row) and the account.
+        let reads = try await database.withConnection(logger: logger) { connection in
+            try await connection.queries([
+                "INSERT IGNORE INTO ip_tracking (ip_string) VALUES (\(clientIP))",
+                """
+                SELECT ip_login_fail_counter, ip_force_block, TIMESTAMPDIFF(SECOND, ip_last_login_fail, NOW()) AS since_fail
+                FROM ip_tracking WHERE ip_string = \(clientIP)
+                """,
+                Self.accountQuery(username),
+            ])
+        }
+
         // 1. Per-IP lockout (ip_tracking), as OpenEMR checks it first.
-        if try await ipIsBlocked(clientIP, settings: settings, logger: logger) {
+        if try await ipIsBlocked(reads[1].first, clientIP, settings: settings, logger: logger) {
             try await recordIPFailure(clientIP, logger: logger)
             try await audit.record([failure(username, "ip blocked: \(clientIP)")], logger: logger)
             throw Self.locked("ip")
         }
 
         // 2. The account: exists, active, has a group, an ARO group and a password.
-        let row = try await database.query(
-            """
-            SELECT u.id, u.username, u.active, u.authorized, u.see_auth, u.fname, u.lname, u.facility_id,
-                   s.password, s.login_fail_counter,
-                   TIMESTAMPDIFF(SECOND, s.last_login_fail, NOW()) AS since_fail,
-                   DATEDIFF(CURDATE(), s.last_update_password) AS password_age_days,
-                   (SELECT g.name FROM `groups` g WHERE g.user = u.username ORDER BY g.id LIMIT 1) AS groupname,
-                   (SELECT GROUP_CONCAT(ag.value) FROM gacl_aro a JOIN gacl_groups_aro_map m ON m.aro_id = a.id
-                      JOIN gacl_aro_groups ag ON ag.id = m.group_id
-                      WHERE a.section_value = 'users' AND BINARY a.value = BINARY u.username) AS aro_groups,
-                   (SELECT COUNT(*) FROM login_mfa_registrations r WHERE r.user_id = u.id AND r.method IN ('TOTP', 'U2F')) AS mfa
-            FROM users u JOIN users_secure s ON s.id = u.id AND BINARY s.username = BINARY u.username
-            WHERE BINARY u.username = \(username)
-            """, logger: logger
-        ).first
+        let row = reads[2].first
 
         guard let row,
             try row.decode("active", as: Int?.self) == 1,
@@ -146,12 +144,10 @@ public struct LoginService: Sendable {
             event: "login", category: "login", user: canonicalName, groupName: groupName, success: true, comments: "success: \(clientIP)"
         )
         let issued = try await database.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                "UPDATE users_secure SET login_fail_counter = 0, last_login_fail = NULL, auto_block_emailed = 0 WHERE id = \(userID)"
-            )
-            try await connection.query(
-                "UPDATE ip_tracking SET ip_login_fail_counter = 0, ip_last_login_fail = NULL, ip_auto_block_emailed = 0 WHERE ip_string = \(clientIP)"
-            )
+            try await connection.queries([
+                "UPDATE users_secure SET login_fail_counter = 0, last_login_fail = NULL, auto_block_emailed = 0 WHERE id = \(userID)",
+                "UPDATE ip_tracking SET ip_login_fail_counter = 0, ip_last_login_fail = NULL, ip_auto_block_emailed = 0 WHERE ip_string = \(clientIP)",
+            ])
             try await audit.write([event], on: connection)
             return try await tokens.issue(for: identity, source: "password", clientIP: clientIP, on: connection)
         }
@@ -159,20 +155,29 @@ public struct LoginService: Sendable {
         return Success(issued: issued, identity: identity, passwordExpiring: expiring)
     }
 
+    /// The account and everything OpenEMR checks at login, by exact (binary) username.
+    static func accountQuery(_ username: String) -> MariaDBQuery {
+        """
+            SELECT u.id, u.username, u.active, u.authorized, u.see_auth, u.fname, u.lname, u.facility_id,
+                   s.password, s.login_fail_counter,
+                   TIMESTAMPDIFF(SECOND, s.last_login_fail, NOW()) AS since_fail,
+                   DATEDIFF(CURDATE(), s.last_update_password) AS password_age_days,
+                   (SELECT g.name FROM `groups` g WHERE g.user = u.username ORDER BY g.id LIMIT 1) AS groupname,
+                   (SELECT GROUP_CONCAT(ag.value) FROM gacl_aro a JOIN gacl_groups_aro_map m ON m.aro_id = a.id
+                      JOIN gacl_aro_groups ag ON ag.id = m.group_id
+                      WHERE a.section_value = 'users' AND BINARY a.value = BINARY u.username) AS aro_groups,
+                   (SELECT COUNT(*) FROM login_mfa_registrations r WHERE r.user_id = u.id AND r.method IN ('TOTP', 'U2F')) AS mfa
+            FROM users u JOIN users_secure s ON s.id = u.id AND BINARY s.username = BINARY u.username
+            WHERE BINARY u.username = \(username)
+            """
+    }
+
     private func failure(_ username: String, _ comments: String, group: String = "") -> AuditEvent {
         AuditEvent(event: "login", category: "login", user: username, groupName: group, success: false, comments: comments)
     }
 
-    private func ipIsBlocked(_ ip: String, settings: OpenEMRGlobals, logger: Logger) async throws -> Bool {
-        try await database.query("INSERT IGNORE INTO ip_tracking (ip_string) VALUES (\(ip))", logger: logger)
-        guard
-            let row = try await database.query(
-                """
-                SELECT ip_login_fail_counter, ip_force_block, TIMESTAMPDIFF(SECOND, ip_last_login_fail, NOW()) AS since_fail
-                FROM ip_tracking WHERE ip_string = \(ip)
-                """, logger: logger
-            ).first
-        else { return false }
+    private func ipIsBlocked(_ row: MariaDBRow?, _ ip: String, settings: OpenEMRGlobals, logger: Logger) async throws -> Bool {
+        guard let row else { return false }
         if try row.decode("ip_force_block", as: Int?.self) == 1 { return true }
         let failures = try row.decode("ip_login_fail_counter", as: Int?.self) ?? 0
         guard settings.ipMaxFailedLogins > 0, failures >= settings.ipMaxFailedLogins else { return false }
