@@ -45,15 +45,7 @@ struct CommonOptions: ParsableArguments {
 func withDatabase<T: Sendable>(
     _ configuration: AppConfiguration, logger: Logger, _ body: @Sendable @escaping (MariaDBClient) async throws -> T
 ) async throws -> T {
-    let client = MariaDBClient(configuration: configuration.database, backgroundLogger: logger)
-    return try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask {
-            try await client.run()
-            return nil
-        }
-        defer { group.cancelAll() }
-        return try await body(client)
-    }
+    try await MariaDBClient.withClient(configuration: configuration.database, logger: logger, body)
 }
 
 /// Exit with a one-line message on stderr (no stack trace).

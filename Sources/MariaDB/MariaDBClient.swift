@@ -91,6 +91,28 @@ public final class MariaDBClient: Sendable, Service {
         try? await threadPool.shutdownGracefully()
     }
 
+    /// Creates a client, runs it (its `run()` in a task-group child) for the duration of `body`, and shuts it down on
+    /// every path: for command-line tools and tests that are not a service group.
+    public static func withClient<Result: Sendable>(
+        configuration: MariaDBConfiguration, logger: Logger, _ body: (MariaDBClient) async throws -> Result
+    ) async throws -> Result {
+        let client = MariaDBClient(configuration: configuration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            let result: Result
+            do {
+                result = try await body(client)
+            } catch {
+                group.cancelAll()
+                try? await group.waitForAll()
+                throw error
+            }
+            group.cancelAll()
+            try? await group.waitForAll()
+            return result
+        }
+    }
+
     /// Leases a connection for the closure. The connection must not escape it.
     public func withConnection<Result: Sendable>(
         logger: Logger, _ body: (MariaDBConnection) async throws -> Result

@@ -78,21 +78,7 @@ enum TestDatabase {
     static func withClient<Result: Sendable>(
         _ configuration: MariaDBConfiguration, _ body: (MariaDBClient) async throws -> Result
     ) async throws -> Result {
-        let client = MariaDBClient(configuration: configuration, backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            let result: Result
-            do {
-                result = try await body(client)
-            } catch {
-                group.cancelAll()
-                try? await group.waitForAll()
-                throw error
-            }
-            group.cancelAll()
-            try await group.waitForAll()
-            return result
-        }
+        try await MariaDBClient.withClient(configuration: configuration, logger: logger, body)
     }
 
     /// Creates `emr_t_<uuid8>`, runs `body` with a client on it, and drops the database afterwards (also on error).
