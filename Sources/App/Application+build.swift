@@ -69,7 +69,7 @@ public struct AppServices: Sendable {
         self.login = LoginService(database: database, verifier: passwordVerifier, globals: globals, tokens: tokens, audit: audit)
         self.auditQueue = AuditQueue(audit: audit, logger: logger)
         self.sessionBridge = SessionBridge(
-            directory: configuration.openEMRSessionPath, maxAge: configuration.openEMRSessionMaxAge, database: database, globals: globals,
+            directory: configuration.openEMRSessionPath, siteID: configuration.openEMRSiteID, maxAge: configuration.openEMRSessionMaxAge, database: database, globals: globals,
             tokens: tokens, audit: audit, fileThreadPool: pool
         )
     }

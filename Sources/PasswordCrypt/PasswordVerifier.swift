@@ -27,7 +27,7 @@ public struct PasswordVerifier: Sendable {
     }
 
     /// Moves the calling pool thread to SCHED_IDLE (idempotent; a pool thread keeps it).
-    private static func lowerCurrentThreadPriority() {
+    private static func moveCurrentThreadToIdleClass() {
         #if os(Linux)
         _ = ccrypt_make_current_thread_idle()
         #endif
@@ -40,9 +40,9 @@ public struct PasswordVerifier: Sendable {
     public func verify(password: String, storedHash: String, salt: String? = nil) async throws
         -> PasswordVerification
     {
-        let lower = backgroundPriority
+        let idle = backgroundPriority
         return try await threadPool.runIfActive {
-            if lower { Self.lowerCurrentThreadPriority() }
+            if idle { Self.moveCurrentThreadToIdleClass() }
             return PasswordCrypt.verify(password: password, storedHash: storedHash, salt: salt)
         }
     }

@@ -15,6 +15,7 @@ import PasswordCrypt
 /// within OpenEMR's `timeout`; for patients the portal flags are set and the patient is still allowed on the portal.
 public struct SessionBridge: Sendable {
     let directory: String?
+    let siteID: String
     let maxAge: Int
     let database: MariaDBClient
     let globals: OpenEMRGlobalsCache
@@ -23,10 +24,11 @@ public struct SessionBridge: Sendable {
     let fileThreadPool: NIOThreadPool
 
     public init(
-        directory: String?, maxAge: Int, database: MariaDBClient, globals: OpenEMRGlobalsCache, tokens: TokenStore, audit: AuditLogger,
+        directory: String?, siteID: String, maxAge: Int, database: MariaDBClient, globals: OpenEMRGlobalsCache, tokens: TokenStore, audit: AuditLogger,
         fileThreadPool: NIOThreadPool
     ) {
         self.directory = directory
+        self.siteID = siteID
         self.maxAge = maxAge
         self.database = database
         self.globals = globals
@@ -67,6 +69,11 @@ public struct SessionBridge: Sendable {
             session = try PHPSession(decoding: bytes, sessionName: kind.rawValue)
         } catch {
             logger.notice("session bridge refused: session file does not parse", metadata: ["error": "\(error)"])
+            throw Self.refused
+        }
+        // OpenEMR refuses a request whose session has no `site_id`; a session of another site is not ours to bridge.
+        guard session.string("site_id") == siteID else {
+            logger.debug("session bridge refused: session belongs to no or another OpenEMR site")
             throw Self.refused
         }
         switch kind {

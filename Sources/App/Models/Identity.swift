@@ -43,8 +43,6 @@ public struct Identity: Sendable, Equatable {
         self.tokenHash = tokenHash
     }
 
-    /// May read any patient's data.
-    public var canReadAllPatients: Bool { role == .admin || role == .provider || role == .staff || role == .guest }
     /// May create and update clinical data.
     public var canWriteClinical: Bool { role == .admin || role == .provider }
     public var isAdmin: Bool { role == .admin }

@@ -263,10 +263,6 @@ struct PatientRepository: Sendable {
     let database: MariaDBClient
     let audit: AuditLogger
 
-    func find(pid: Int, logger: Logger) async throws -> PatientResponse? {
-        try await database.query(findQuery(pid: pid), logger: logger).first.map(PatientResponse.init(row:))
-    }
-
     func findQuery(pid: Int) -> MariaDBQuery {
         "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid)"
     }
