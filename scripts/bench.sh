@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh            all benchmarks
 #   BENCH_SECONDS=20 scripts/bench.sh
+#   BENCH_ONLY="1 3" scripts/bench.sh   some of them
 #
 # 1. GET /api/patients/{pid}/ with a valid token, 10,000 patients, 64 connections, random pids (wrk), against
 #    MariaDB's own rate for the same primary-key select through its C client at the same concurrency (mysqlslap).
@@ -17,6 +18,8 @@ INSTANCE=bench
 DB_PORT="${BENCH_DB_PORT:-3409}"
 HTTP_PORT="${BENCH_HTTP_PORT:-8181}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
+ONLY="${BENCH_ONLY:-1 2 3}" # e.g. BENCH_ONLY=1 runs only the first benchmark
+wants() { [[ " $ONLY " == *" $1 "* ]]; }
 CONNECTIONS=64
 
 ensure_packages
@@ -60,6 +63,7 @@ export LOG_LEVEL=warning BRIDGE_PORT="$HTTP_PORT"
 "$BIN" migrate >/dev/null
 "$BIN" serve >/tmp/emr-bridge-bench.log 2>&1 &
 server_pid=$!
+db_pid="$(mariadb_pid "$INSTANCE")"
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$HTTP_PORT/api/health/" >/dev/null && break; sleep 0.2; done
 
 token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/login/" -d '{"username":"drsmith","password":"doctor123"}' |
@@ -83,6 +87,14 @@ end
 LUA
 
 rate_of() { awk '/Requests\/sec/ {print $2}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process, in clock ticks
+# CPU time per request of the bridge and of mariadbd over a wrk run: steadier than rates on a noisy VM.
+cpu_per_request() { # $1 = ticks of the bridge before, $2 = of mariadbd before, $3 = wrk output
+    local requests hz
+    requests="$(echo "$3" | awk '/requests in/ {print $1}')"
+    hz="$(getconf CLK_TCK)"
+    python3 -c "print('cpu per request: bridge %.0f us, mariadbd %.0f us' % (($(cpu_ticks "$server_pid") - $1) * 1e6 / $hz / $requests, ($(cpu_ticks "$db_pid") - $2) * 1e6 / $hz / $requests))"
+}
 p99_of() { awk '/ 99%/ {print $2}'; }
 
 slap_rate() { # $1 = file of ';'-separated queries; prints queries/s at $CONNECTIONS clients
@@ -112,24 +124,33 @@ with open(sys.argv[1], "w") as f:
     f.write(";".join("SELECT COUNT(*) FROM patient_data WHERE (%s);SELECT %s FROM patient_data WHERE (%s) ORDER BY pid LIMIT 20" % (where.format(n), cols, where.format(n)) for n in names))
 PY
 
+if wants 1; then
 echo
 echo "== 1. GET /api/patients/{pid}/ (10,000 patients, $CONNECTIONS connections, ${SECONDS_PER_RUN}s)"
+before=("$(cpu_ticks "$server_pid")" "$(cpu_ticks "$db_pid")")
 out="$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$lua" "http://127.0.0.1:$HTTP_PORT")"
 bridge_rate="$(echo "$out" | rate_of)"
 echo "bridge:  $bridge_rate req/s, p99 $(echo "$out" | p99_of)"
+cpu_per_request "${before[0]}" "${before[1]}" "$out"
 db_rate="$(slap_rate "$pk_queries")"
 echo "mariadb: $db_rate queries/s (mysqlslap, same select, $CONNECTIONS clients)"
 python3 -c "print('ratio bridge/mariadb: %.2f (target >= 0.50)' % ($bridge_rate / $db_rate))"
 
+fi
+if wants 2; then
 echo
 echo "== 2. GET /api/patients/?search=… (page of 20, $CONNECTIONS connections, ${SECONDS_PER_RUN}s)"
+before=("$(cpu_ticks "$server_pid")" "$(cpu_ticks "$db_pid")")
 out="$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$search_lua" "http://127.0.0.1:$HTTP_PORT")"
 bridge_rate="$(echo "$out" | rate_of)"
 echo "bridge:  $bridge_rate req/s, p99 $(echo "$out" | p99_of)"
+cpu_per_request "${before[0]}" "${before[1]}" "$out"
 db_rate="$(slap_rate "$search_queries")"
 echo "mariadb: $db_rate queries/s (mysqlslap: the page's COUNT and SELECT, $CONNECTIONS clients) = $((db_rate / 2)) pages/s"
 python3 -c "print('ratio bridge/mariadb pages: %.2f' % ($bridge_rate / ($db_rate / 2)))"
 
+fi
+if wants 3; then
 echo
 echo "== 3. Logins flat out (bcrypt cost 10) and /api/health/ meanwhile"
 one="$(php -r '$h=password_hash("x", PASSWORD_BCRYPT, ["cost"=>10]); $t=microtime(true); for($i=0;$i<20;$i++) password_verify("x",$h); echo (microtime(true)-$t)/20;')"
@@ -168,3 +189,4 @@ print('one bcrypt verify: %.1f ms; ideal on %d cores: %.1f logins/s' % ($one * 1
 print('bridge: %s logins/s = %.0f%% of ideal (target >= 90%%)' % ('$login_rate', 100 * $login_rate / ideal))
 "
 echo "health p99 while logging in: $health_p99 (target < 20ms)"
+fi

@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 public import MariaDB
 
@@ -17,6 +18,9 @@ public struct AppConfiguration: Sendable {
     public var corsAllowedOrigins: [String] = []
     /// `BRIDGE_TOKEN_TTL`: token lifetime in seconds (default 8 h).
     public var tokenTTL: Int = 8 * 3600
+    /// `BRIDGE_READ_BATCHES`: coalesced `GET /api/patients/{pid}/` batches in flight at once (default: half the cores,
+    /// at least 1). Fewer batches are larger: fewer database round trips per request.
+    public var readBatches: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
     /// `BRIDGE_MAX_BODY_BYTES`: largest JSON request body (default 1 MiB).
     public var maxBodyBytes: Int = 1 << 20
     /// `LOG_LEVEL` (default `info`).
@@ -81,6 +85,7 @@ public struct AppConfiguration: Sendable {
         configuration.corsAllowedOrigins = (reader.string("CORS_ALLOWED_ORIGINS") ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
         configuration.tokenTTL = try reader.int("BRIDGE_TOKEN_TTL", default: 8 * 3600, range: 60...(90 * 86400))
+        configuration.readBatches = try reader.int("BRIDGE_READ_BATCHES", default: configuration.readBatches, range: 1...256)
         configuration.maxBodyBytes = try reader.int("BRIDGE_MAX_BODY_BYTES", default: 1 << 20, range: 1024...(1 << 30))
         if let level = reader.string("LOG_LEVEL") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {

@@ -48,6 +48,7 @@ public struct AppServices: Sendable {
     public let login: LoginService
     public let sessionBridge: SessionBridge
     public let auditQueue: AuditQueue
+    let patientReads: PatientReads
     let passwordThreadPool: NIOThreadPool
 
     public init(configuration: AppConfiguration, database: MariaDBClient, logger: Logger) {
@@ -68,6 +69,11 @@ public struct AppServices: Sendable {
         self.tokens = tokens
         self.login = LoginService(database: database, verifier: passwordVerifier, globals: globals, tokens: tokens, audit: audit)
         self.auditQueue = AuditQueue(audit: audit, logger: logger)
+        // Never more than half the pool for coalesced patient reads, so writes and other reads always find a connection.
+        self.patientReads = PatientReads(
+            database: database, logger: logger,
+            maximumConcurrentBatches: max(1, min(configuration.readBatches, configuration.database.options.maximumConnections / 2))
+        )
         self.sessionBridge = SessionBridge(
             directory: configuration.openEMRSessionPath, siteID: configuration.openEMRSiteID, maxAge: configuration.openEMRSessionMaxAge, database: database, globals: globals,
             tokens: tokens, audit: audit, fileThreadPool: pool
@@ -107,7 +113,7 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
     ).addRoutes(to: router, authenticator: authenticator)
     ClinicalController(
         tokens: services.tokens, patients: PatientRepository(database: services.database, audit: services.audit),
-        encounters: EncounterRepository(database: services.database, audit: services.audit), database: services.database,
+        patientReads: services.patientReads, encounters: EncounterRepository(database: services.database, audit: services.audit), database: services.database,
         audit: services.audit, auditQueue: services.auditQueue, globals: services.globals, configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
     return router

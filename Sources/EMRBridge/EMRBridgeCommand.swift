@@ -7,8 +7,7 @@ import MariaDB
 import Metrics
 import Prometheus
 
-/// `emr-bridge`: the EMRBridge service and its maintenance commands.
-@main
+/// `emr-bridge`: the EMRBridge service and its maintenance commands (entered from `main.swift`).
 struct EMRBridgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emr-bridge",

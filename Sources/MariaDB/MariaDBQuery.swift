@@ -84,6 +84,22 @@ public struct MariaDBQuery: Sendable, Hashable, ExpressibleByStringInterpolation
             }
         }
 
+        /// Like `list:`, but the number of placeholders is rounded up to a power of two by repeating the last value,
+        /// so that lists of varying length share a few prepared statements (`IN (a, b, c, c)` matches what
+        /// `IN (a, b, c)` matches).
+        public mutating func appendInterpolation(paddedList values: [some MariaDBEncodable]) {
+            guard let last = values.last else {
+                sql += "NULL"
+                return
+            }
+            var size = 1
+            while size < values.count { size <<= 1 }
+            for index in 0..<size {
+                sql += index == 0 ? "?" : ", ?"
+                binds.append(index < values.count ? values[index].mariaDBValue : last.mariaDBValue)
+            }
+        }
+
         /// Raw SQL text: identifiers chosen in code only, never user input.
         public mutating func appendInterpolation(unescaped text: String) { sql += text }
 

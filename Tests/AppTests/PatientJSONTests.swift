@@ -20,6 +20,10 @@ struct PatientJSONTests {
             .dateTime(MariaDBDateTime(year: 2024, month: 9, day: 16, hour: 22, minute: 48, second: 50)),
         ],
         [
+            .int(8), .text("\u{2028}a\u{2029}\u{7F}\u{1F}\r"), .null, .text("\u{E2}"), .text("€‚"), .text(""), .text("\\\""),
+            .null, .text("x\u{0}y"), .null, .null, .null, .null, .null, .null, .null, .null, .null, .int(-3), .null,
+        ],
+        [
             .int(1), .null, .null, .null, .null, .null, .null, .dateTime(.date(year: 0, month: 0, day: 0)), .null, .null, .null, .null,
             .null, .null, .null, .null, .null, .null, .null, .null,
         ],
@@ -29,9 +33,16 @@ struct PatientJSONTests {
     func handWrittenJSONEqualsEncodable(_ values: [MariaDBValue]) throws {
         let patient = try Self.patient(values)
         let encoded = try JSONSerialization.jsonObject(with: try JSONCoding.encoder.encode(patient)) as? NSDictionary
-        let written = try JSONSerialization.jsonObject(with: Data(patient.jsonText.utf8)) as? NSDictionary
+        let written = try JSONSerialization.jsonObject(with: Data(patient.json)) as? NSDictionary
         #expect(encoded != nil)
         #expect(encoded == written)
         #expect(written?.count == 20)
+    }
+
+    @Test func stringsAreEscapedForJSONAndJavaScript() {
+        #expect(JSONText.quoted("a\u{2028}b\u{2029}") == #""a\u2028b\u2029""#)
+        #expect(JSONText.quoted("\u{1}\u{1F}\n\"\\é😀") == #""\u0001\u001f\n\"\\é😀""#)
+        #expect(JSONText.quoted("") == #""""#)
+        #expect(JSONText.quoted("\u{E2}\u{80}") == "\"\u{E2}\u{80}\"")
     }
 }

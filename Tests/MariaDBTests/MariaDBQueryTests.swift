@@ -60,6 +60,21 @@ struct MariaDBQueryTests {
         #expect(query.binds == [.int(1)])
     }
 
+    @Test func paddedListRoundsUpToAPowerOfTwoWithTheLastValue() {
+        let three: MariaDBQuery = "id IN (\(paddedList: [5, 6, 7]))"
+        #expect(three.sql == "id IN (?, ?, ?, ?)")
+        #expect(three.binds == [.int(5), .int(6), .int(7), .int(7)])
+        let four: MariaDBQuery = "id IN (\(paddedList: [1, 2, 3, 4]))"
+        #expect(four.sql == "id IN (?, ?, ?, ?)")
+        #expect(four.binds == [.int(1), .int(2), .int(3), .int(4)])
+        let one: MariaDBQuery = "id IN (\(paddedList: ["a"]))"
+        #expect(one.sql == "id IN (?)")
+        let five: MariaDBQuery = "id IN (\(paddedList: Array(1...5)))"
+        #expect(five.binds.count == 8)
+        let none: MariaDBQuery = "id IN (\(paddedList: [Int]()))"
+        #expect(none.sql == "id IN (NULL)" && none.binds.isEmpty)
+    }
+
     @Test func plusConcatenatesSQLAndBinds() {
         let base: MariaDBQuery = "SELECT * FROM t WHERE a = \(1)"
         let filter: MariaDBQuery = " AND b = \("two") AND c IN (\(list: [3.5, 4.5]))"

@@ -66,27 +66,28 @@ public struct TokenStore: Sendable {
     /// sign-in), a patient must still be allowed on the portal, and the token unexpired and not revoked.
     public func identity(forToken token: String, logger: Logger) async throws -> Identity? {
         let hash = Self.hash(token)
-        guard let row = try await database.query(Self.lookup(hash: hash), logger: logger).first else { return nil }
+        guard let row = try await database.query(Self.lookup(hashes: [hash]), logger: logger).first else { return nil }
         return try await identity(from: row, hash: hash, logger: logger)
     }
 
     /// SHA-256 of the token text (what the table stores).
     public static func hash(_ token: String) -> [UInt8] { Digest.sha256(Array(token.utf8)) }
 
-    /// The lookup statement, so a hot handler can run it in the same database hop as its own query.
-    public static func lookup(hash: [UInt8]) -> MariaDBQuery {
+    /// The lookup statement for one or more token hashes (one row per live token, `token_hash` included), so a hot
+    /// handler can run it in the same database hop as its own query, or for a batch of requests at once.
+    public static func lookup(hashes: [[UInt8]]) -> MariaDBQuery {
         """
-        SELECT t.kind, t.user_id, t.pid, t.username, t.role, t.groupname, t.fname, t.lname, t.facility_id,
+        SELECT t.token_hash, t.kind, t.user_id, t.pid, t.username, t.role, t.groupname, t.fname, t.lname, t.facility_id,
                (t.last_used_at IS NULL OR t.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND) AS touch,
                u.active, (u.authorized = 1 OR u.see_auth > 2) AS provider, p.allow_patient_portal
         FROM mmt_api_tokens t
         LEFT JOIN users u ON t.kind = 'user' AND u.id = t.user_id AND BINARY u.username = BINARY t.username
         LEFT JOIN patient_data p ON t.kind = 'patient' AND p.pid = t.pid
-        WHERE t.token_hash = \(hash) AND t.revoked_at IS NULL AND t.expires_at > UTC_TIMESTAMP()
+        WHERE t.token_hash IN (\(paddedList: hashes)) AND t.revoked_at IS NULL AND t.expires_at > UTC_TIMESTAMP()
         """
     }
 
-    /// The identity for a row of `lookup(hash:)`, or nil when OpenEMR no longer allows it; records the use at most
+    /// The identity for a row of `lookup(hashes:)`, or nil when OpenEMR no longer allows it; records the use at most
     /// once a minute.
     public func identity(from row: MariaDBRow, hash: [UInt8], logger: Logger) async throws -> Identity? {
         guard var role = Identity.Role(rawValue: try row.decode("role", as: String.self)) else { return nil }

@@ -9,6 +9,7 @@ import MariaDB
 struct ClinicalController: Sendable {
     let tokens: TokenStore
     let patients: PatientRepository
+    let patientReads: PatientReads
     let encounters: EncounterRepository
     let database: MariaDBClient
     let audit: AuditLogger
@@ -80,8 +81,8 @@ struct ClinicalController: Sendable {
     }
 
     /// `GET /api/patients/{pid}/`; a patient token sees only its own record (others: 404). The token lookup and the
-    /// patient select run in one database hop (this route is not behind `TokenAuthenticator`; it applies the same
-    /// rules through `TokenStore.identity(from:)`).
+    /// patient select run in one database hop, coalesced with concurrent reads (`PatientReads`); this route is not
+    /// behind `TokenAuthenticator` and applies the same rules through `TokenStore.identity(from:)`.
     @Sendable func getPatient(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let token = TokenStore.token(fromAuthorization: request.headers[.authorization]) else { throw AppError.unauthorized }
         let hash = TokenStore.hash(token)
@@ -90,22 +91,21 @@ struct ClinicalController: Sendable {
             guard try await tokens.identity(forToken: token, logger: context.logger) != nil else { throw AppError.unauthorized }
             throw AppError.notFound()
         }
-        let results = try await database.withConnection(logger: context.logger) { connection in
-            try await connection.queries([TokenStore.lookup(hash: hash), patients.findQuery(pid: pid)])
-        }
-        guard let tokenRow = results[0].first, let identity = try await tokens.identity(from: tokenRow, hash: hash, logger: context.logger)
+        let rows = try await patientReads.read(tokenHash: hash, pid: pid)
+        guard let tokenRow = rows.token, let identity = try await tokens.identity(from: tokenRow, hash: hash, logger: context.logger)
         else { throw AppError.unauthorized }
         if identity.role == .patient && identity.pid != pid { throw AppError.notFound() }
-        guard let row = results[1].first else { throw AppError.notFound() }
+        guard let row = rows.patient else { throw AppError.notFound() }
         let patient = try PatientResponse(row: row)
         auditQueue.enqueue(readEvents([pid], by: identity, what: "patient"))
-        let etag = patient.etag
+        let json = patient.json
+        let etag = PatientResponse.etag(of: json)
         if let noneMatch = request.headers[.ifNoneMatch], PatientRepository.matches(noneMatch, etag: etag) {
             return Response(status: .notModified, headers: [.eTag: etag])
         }
         return Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: etag],
-            body: .init(byteBuffer: ByteBuffer(string: patient.jsonText))
+            body: .init(byteBuffer: ByteBuffer(bytes: json))
         )
     }
 

@@ -27,13 +27,11 @@ struct PatientResponse: Encodable, Sendable, Equatable {
     var providerId: Int?
     var dateCreated: String?
 
-    /// Strong validator over every field: changes whenever any shown field changes.
-    var etag: String {
-        let text = [
-            String(pid), pubpid, uuid ?? "", title, fname, mname, lname, dob ?? "", sex, email, phoneHome, phoneCell, street, city, state,
-            postalCode, countryCode, status, providerId.map(String.init) ?? "", dateCreated ?? "",
-        ].joined(separator: "\u{1F}")
-        return "\"" + Digest.hex(Digest.sha256(Array(text.utf8)).prefix(16)) + "\""
+    /// Strong validator: a digest of the JSON representation, so it changes whenever any shown field changes.
+    var etag: String { Self.etag(of: json) }
+
+    static func etag(of json: [UInt8]) -> String {
+        "\"" + Digest.hex(Digest.sha256(json).prefix(16)) + "\""
     }
 
     /// Explicit keys so that nulls are written (`"dob": null`) as DRF does.
@@ -67,21 +65,32 @@ struct PatientResponse: Encodable, Sendable, Equatable {
         try c.encode(dateCreated, forKey: .dateCreated)
     }
 
-    /// The same JSON as `Encodable` produces (same keys, order and nulls), written directly: the hottest response
-    /// skips `JSONEncoder`'s reflection and dynamic casts.
-    var jsonText: String {
-        func string(_ value: String?) -> String { value.map(JSONText.quoted) ?? "null" }
-        func int(_ value: Int?) -> String { value.map(String.init) ?? "null" }
-        var text = "{"
-        text.reserveCapacity(640)
-        text += "\"pid\":" + String(pid) + ",\"pubpid\":" + string(pubpid) + ",\"uuid\":" + string(uuid)
-        text += ",\"title\":" + string(title) + ",\"fname\":" + string(fname) + ",\"mname\":" + string(mname)
-        text += ",\"lname\":" + string(lname) + ",\"dob\":" + string(dob) + ",\"sex\":" + string(sex) + ",\"email\":" + string(email)
-        text += ",\"phone_home\":" + string(phoneHome) + ",\"phone_cell\":" + string(phoneCell) + ",\"street\":" + string(street)
-        text += ",\"city\":" + string(city) + ",\"state\":" + string(state) + ",\"postal_code\":" + string(postalCode)
-        text += ",\"country_code\":" + string(countryCode) + ",\"status\":" + string(status) + ",\"provider_id\":" + int(providerId)
-        text += ",\"date_created\":" + string(dateCreated) + "}"
-        return text
+    /// The same JSON as `Encodable` produces (same keys, order and nulls), written directly into bytes: the hottest
+    /// response skips `JSONEncoder`'s reflection and dynamic casts.
+    var json: [UInt8] {
+        var w = JSONWriter(capacity: 640)
+        w.raw("{\"pid\":"); w.int(pid)
+        w.raw(",\"pubpid\":"); w.string(pubpid)
+        w.raw(",\"uuid\":"); w.string(uuid)
+        w.raw(",\"title\":"); w.string(title)
+        w.raw(",\"fname\":"); w.string(fname)
+        w.raw(",\"mname\":"); w.string(mname)
+        w.raw(",\"lname\":"); w.string(lname)
+        w.raw(",\"dob\":"); w.string(dob)
+        w.raw(",\"sex\":"); w.string(sex)
+        w.raw(",\"email\":"); w.string(email)
+        w.raw(",\"phone_home\":"); w.string(phoneHome)
+        w.raw(",\"phone_cell\":"); w.string(phoneCell)
+        w.raw(",\"street\":"); w.string(street)
+        w.raw(",\"city\":"); w.string(city)
+        w.raw(",\"state\":"); w.string(state)
+        w.raw(",\"postal_code\":"); w.string(postalCode)
+        w.raw(",\"country_code\":"); w.string(countryCode)
+        w.raw(",\"status\":"); w.string(status)
+        w.raw(",\"provider_id\":"); w.int(providerId)
+        w.raw(",\"date_created\":"); w.string(dateCreated)
+        w.raw("}")
+        return w.bytes
     }
 
     static let columns =
@@ -263,8 +272,9 @@ struct PatientRepository: Sendable {
     let database: MariaDBClient
     let audit: AuditLogger
 
-    func findQuery(pid: Int) -> MariaDBQuery {
-        "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid)"
+    /// The select of one or more patients by pid (one row per existing pid).
+    static func findQuery(pids: [Int]) -> MariaDBQuery {
+        "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid IN (\(paddedList: pids))"
     }
 
     func list(_ filter: PatientFilter, page: PageRequest, logger: Logger) async throws -> (count: Int, page: PageRequest, items: [PatientResponse]) {
