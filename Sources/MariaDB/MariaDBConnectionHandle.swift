@@ -265,29 +265,41 @@ final class MariaDBConnectionHandle: @unchecked Sendable {
 
 // MARK: - Parameter binding
 
-/// Allocates the MYSQL_BIND array and the value storage for one execution, and frees it afterwards.
+/// Allocates the MYSQL_BIND array and the value storage for one execution (one arena for all values, however many
+/// there are: a 256-row audit insert binds thousands), and frees it afterwards.
 private enum ParameterBinds {
     static func with<R>(_ values: [MariaDBValue], _ body: (UnsafeMutablePointer<MYSQL_BIND>?) throws -> R) throws -> R {
         if values.isEmpty { return try body(nil) }
+        // Each value takes an 8-aligned slot: its bytes, then its length word for variable-length values.
+        func slotSize(_ value: MariaDBValue) -> Int {
+            func aligned(_ count: Int) -> Int { (max(count, 1) + 7) & ~7 }
+            switch value {
+            case .null: return 0
+            case .int, .uint, .double: return 8
+            case .decimal(let text), .text(let text): return aligned(text.utf8.count) + 8
+            case .bytes(let bytes): return aligned(bytes.count) + 8
+            case .dateTime, .time: return 32 + 8
+            }
+        }
+        var arenaSize = 0
+        for value in values { arenaSize += slotSize(value) }
+        let arena = UnsafeMutableRawPointer.allocate(byteCount: max(arenaSize, 8), alignment: 8)
         let binds = UnsafeMutablePointer<MYSQL_BIND>.allocate(capacity: values.count)
         binds.initialize(repeating: MYSQL_BIND(), count: values.count)
-        var allocations: [UnsafeMutableRawPointer] = []
-        allocations.reserveCapacity(values.count * 2)
         defer {
-            for allocation in allocations { allocation.deallocate() }
             binds.deinitialize(count: values.count)
             binds.deallocate()
+            arena.deallocate()
         }
+        var offset = 0
 
         func storeBytes(_ bytes: some Collection<UInt8>, type: enum_field_types, into bind: UnsafeMutablePointer<MYSQL_BIND>) {
             let count = bytes.count
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 8)
-            allocations.append(buffer)
-            let typed = buffer.bindMemory(to: UInt8.self, capacity: max(count, 1))
-            _ = UnsafeMutableBufferPointer(start: typed, count: count).initialize(from: bytes)
-            let length = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<UInt>.size, alignment: MemoryLayout<UInt>.alignment)
-            allocations.append(length)
-            let lengthPointer = length.bindMemory(to: UInt.self, capacity: 1)
+            let buffer = arena + offset
+            UnsafeMutableRawBufferPointer(start: buffer, count: count).copyBytes(from: bytes)
+            offset += (max(count, 1) + 7) & ~7
+            let lengthPointer = (arena + offset).bindMemory(to: UInt.self, capacity: 1)
+            offset += 8
             lengthPointer.pointee = UInt(count)
             bind.pointee.buffer_type = type
             bind.pointee.buffer = buffer
@@ -296,8 +308,8 @@ private enum ParameterBinds {
         }
 
         func storeScalar<T>(_ value: T, type: enum_field_types, unsigned: Bool, into bind: UnsafeMutablePointer<MYSQL_BIND>) {
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment)
-            allocations.append(buffer)
+            let buffer = arena + offset
+            offset += 8
             buffer.initializeMemory(as: T.self, repeating: value, count: 1)
             bind.pointee.buffer_type = type
             bind.pointee.buffer = buffer
@@ -323,11 +335,12 @@ private enum ParameterBinds {
                 storeBytes(bytes, type: MYSQL_TYPE_BLOB, into: bind)
             case .dateTime(let dateTime):
                 // Sent as text so that zero dates and DATE vs DATETIME targets convert exactly as the server does.
-                storeBytes(dateTime.description.utf8, type: MYSQL_TYPE_STRING, into: bind)
+                storeBytes(dateTime.description.utf8.prefix(32), type: MYSQL_TYPE_STRING, into: bind)
             case .time(let time):
-                storeBytes(time.description.utf8, type: MYSQL_TYPE_STRING, into: bind)
+                storeBytes(time.description.utf8.prefix(32), type: MYSQL_TYPE_STRING, into: bind)
             }
         }
+        precondition(offset <= arenaSize, "parameter arena overrun")
         return try body(binds)
     }
 }

@@ -32,14 +32,38 @@ public struct MariaDBDateTime: Sendable, Hashable, CustomStringConvertible {
     public var isZero: Bool { year == 0 && month == 0 && day == 0 }
 
     /// `YYYY-MM-DD`.
-    public var dateString: String { "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))" }
+    public var dateString: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(10)
+        appendDate(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
 
     /// `YYYY-MM-DD HH:MM:SS` (plus `.ffffff` when there are microseconds), or `YYYY-MM-DD` for a DATE.
     public var description: String {
-        guard hasTime else { return dateString }
-        var text = "\(dateString) \(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2))"
-        if microsecond != 0 { text += "." + pad(microsecond, 6) }
-        return text
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(26)
+        appendDate(to: &bytes)
+        guard hasTime else { return String(decoding: bytes, as: UTF8.self) }
+        bytes.append(UInt8(ascii: " "))
+        appendPadded(hour, 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendPadded(minute, 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendPadded(second, 2, to: &bytes)
+        if microsecond != 0 {
+            bytes.append(UInt8(ascii: "."))
+            appendPadded(microsecond, 6, to: &bytes)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private func appendDate(to bytes: inout [UInt8]) {
+        appendPadded(year, 4, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendPadded(month, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendPadded(day, 2, to: &bytes)
     }
 
     /// Parses `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS[.ffffff]]` or `YYYY-MM-DDTHH:MM[:SS]` (strictly; nil otherwise).
@@ -89,8 +113,33 @@ public struct MariaDBDateTime: Sendable, Hashable, CustomStringConvertible {
 
 @inline(__always)
 private func pad(_ value: Int, _ width: Int) -> String {
-    let digits = String(value)
-    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    var bytes: [UInt8] = []
+    appendPadded(value, width, to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Appends the decimal digits of `value`, zero-padded to `width` (more digits when it needs them).
+private func appendPadded(_ value: Int, _ width: Int, to bytes: inout [UInt8]) {
+    guard value >= 0 else {
+        bytes.append(UInt8(ascii: "-"))
+        return appendPadded(-value, width, to: &bytes)
+    }
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var count = 0
+    var rest = value
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        repeat {
+            buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            count += 1
+        } while rest > 0
+        while count < width {
+            buffer[count] = UInt8(ascii: "0")
+            count += 1
+        }
+        for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+    }
 }
 
 /// A TIME value (may be negative and over 24 hours).

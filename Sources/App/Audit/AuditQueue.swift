@@ -60,7 +60,8 @@ public final class AuditQueue: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask {
-                for await _ in self.wake.stream.cancelOnGracefulShutdown() { await self.flush() }
+                // A wake may be stale (buffered while a flush ran): flush only full batches here; the timer takes the rest.
+                for await _ in self.wake.stream.cancelOnGracefulShutdown() where self.pending >= Self.flushSize { await self.flush() }
             }
             group.addTask {
                 while true {

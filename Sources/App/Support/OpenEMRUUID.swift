@@ -17,10 +17,17 @@ enum OpenEMRUUID {
     /// Lowercase 8-4-4-4-12 hex of the stored bytes, as OpenEMR's API prints it.
     static func string(_ bytes: [UInt8]?) -> String? {
         guard let bytes, bytes.count == 16 else { return nil }
-        let hex = Digest.hex(bytes)
-        let chars = Array(hex)
-        return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-" + String(chars[16..<20]) + "-"
-            + String(chars[20..<32])
+        let digits: StaticString = "0123456789abcdef"
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        digits.withUTF8Buffer { digits in
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
+                text.append(digits[Int(byte >> 4)])
+                text.append(digits[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Registers a new uuid in `uuid_registry` after checking it is unused there and in the target table, as
