@@ -131,6 +131,7 @@ before=("$(cpu_ticks "$server_pid")" "$(cpu_ticks "$db_pid")")
 out="$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$lua" "http://127.0.0.1:$HTTP_PORT")"
 bridge_rate="$(echo "$out" | rate_of)"
 echo "bridge:  $bridge_rate req/s, p99 $(echo "$out" | p99_of)"
+echo "$out" | grep -E "Non-2xx|Socket errors" | sed 's/^ */WARNING (rate not comparable): /' || true
 cpu_per_request "${before[0]}" "${before[1]}" "$out"
 db_rate="$(slap_rate "$pk_queries")"
 echo "mariadb: $db_rate queries/s (mysqlslap, same select, $CONNECTIONS clients)"
@@ -144,6 +145,7 @@ before=("$(cpu_ticks "$server_pid")" "$(cpu_ticks "$db_pid")")
 out="$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$search_lua" "http://127.0.0.1:$HTTP_PORT")"
 bridge_rate="$(echo "$out" | rate_of)"
 echo "bridge:  $bridge_rate req/s, p99 $(echo "$out" | p99_of)"
+echo "$out" | grep -E "Non-2xx|Socket errors" | sed 's/^ */WARNING (rate not comparable): /' || true
 cpu_per_request "${before[0]}" "${before[1]}" "$out"
 db_rate="$(slap_rate "$search_queries")"
 echo "mariadb: $db_rate queries/s (mysqlslap: the page's COUNT and SELECT, $CONNECTIONS clients) = $((db_rate / 2)) pages/s"

@@ -7,7 +7,8 @@ import MariaDB
 import Metrics
 import Prometheus
 
-/// `emr-bridge`: the EMRBridge service and its maintenance commands (entered from `main.swift`).
+/// `emr-bridge`: the EMRBridge service and its maintenance commands.
+@main
 struct EMRBridgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emr-bridge",
