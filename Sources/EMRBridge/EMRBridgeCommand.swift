@@ -35,6 +35,7 @@ struct CommonOptions: ParsableArguments {
     }
 
     func makeLogger(_ configuration: AppConfiguration, label: String) -> Logger {
+        LoggingSystem.bootstrap { label in BridgeLogHandler(label: label) }
         var logger = Logger(label: label)
         logger.logLevel = configuration.logLevel
         return logger
