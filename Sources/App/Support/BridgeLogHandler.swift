@@ -21,11 +21,12 @@ public struct BridgeLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String,
-        function: String, line: UInt
-    ) {
-        let line = Self.format(level: level, label: label, metadata: merged(explicit), source: source, message: message, time: Self.timestamp())
+    public func log(event: LogEvent) {
+        var explicit = event.metadata ?? [:]
+        if let error = event.error { explicit["error"] = "\(error)" }
+        let line = Self.format(
+            level: event.level, label: label, metadata: merged(explicit), source: event.source, message: event.message, time: Self.timestamp()
+        )
         FileHandle.standardError.write(Data(line.utf8))
     }
 
