@@ -114,7 +114,14 @@ public struct AuditLogger: Sendable {
     static let batchSizes = [256, 64, 16, 4, 1]
 
     private func writeBatch(_ events: [AuditEvent], date: String, on connection: MariaDBConnection) async throws {
-        let rows = events.map { event in (event, Data(event.comments.utf8).base64EncodedString()) }
+        // Read audits repeat the same few comments: encode each distinct one once per batch.
+        var encoded: [String: String] = [:]
+        let rows = events.map { event in
+            if let comments = encoded[event.comments] { return (event, comments) }
+            let comments = Data(event.comments.utf8).base64EncodedString()
+            encoded[event.comments] = comments
+            return (event, comments)
+        }
         var logInsert: MariaDBQuery =
             "INSERT INTO log (date, event, category, user, groupname, comments, user_notes, patient_id, success, crt_user, log_from, menu_item_id, ccda_doc_id) VALUES "
         for (index, (event, comments)) in rows.enumerated() {
