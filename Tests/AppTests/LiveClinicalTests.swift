@@ -364,6 +364,44 @@ extension LiveAppTests {
             #expect(try await database.count("patient_data") == before)
         }
 
+        /// `GET /api/patients/{pid}/` coalesces concurrent reads into shared database round trips: every request must
+        /// still get exactly its own answer (its own token's rules, its own pid), whatever else shares its batch.
+        @Test func concurrentReadsWithMixedTokensEachGetTheirOwnAnswer() async throws {
+            let database = try LiveDatabase.require()
+            try await database.withApp(["BRIDGE_READ_BATCHES": "2"]) { client in
+                let provider = try await client.token("drsmith", "doctor123")
+                let patient = try await client.portalToken("patient1", "patient123")
+                let revoked = try await client.token("admin", "pass")
+                #expect(try await client.call(.post, "/api/auth/logout/", token: revoked).status == .noContent)
+                let tokens = [("provider", provider), ("patient1", patient), ("revoked", revoked), ("unknown", String(repeating: "a", count: 64))]
+                let pids = [1, 2, 3, 99_999]
+                let outcomes = try await withThrowingTaskGroup(of: (String, Int, HTTPResponse.Status, Int?).self) { group in
+                    for _ in 0..<5 {
+                        for (name, token) in tokens {
+                            for pid in pids {
+                                group.addTask {
+                                    let response = try await client.call(.get, "/api/patients/\(pid)/", token: token)
+                                    return (name, pid, response.status, response.json["pid"].int)
+                                }
+                            }
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(outcomes.count == 80)
+                for (name, pid, status, returnedPID) in outcomes {
+                    let expected: HTTPResponse.Status =
+                        switch name {
+                        case "provider": pid == 99_999 ? .notFound : .ok
+                        case "patient1": pid == 1 ? .ok : .notFound
+                        default: .unauthorized
+                        }
+                    #expect(status == expected, "\(name) reading \(pid)")
+                    if status == .ok { #expect(returnedPID == pid, "\(name) reading \(pid)") }
+                }
+            }
+        }
+
         @Test func badIDsAre404() async throws {
             let database = try LiveDatabase.require()
             try await database.withApp { client in
