@@ -81,7 +81,13 @@ final class Coalescer<Key: Sendable, Value: Sendable>: Sendable {
         do {
             values = try await loader(keys)
         } catch {
-            for waiter in waiters { waiter.continuation.resume(throwing: error) }
+            if leading != nil, Task.isCancelled, !waiters.isEmpty {
+                // The leader's own task was cancelled, not the waiters': put them back at the front of the queue, where
+                // `finishBatch` finds them and drains them in a task of their own.
+                state.withLock { $0.waiting.insert(contentsOf: waiters, at: 0) }
+            } else {
+                for waiter in waiters { waiter.continuation.resume(throwing: error) }
+            }
             throw error
         }
         guard values.count == keys.count else {
