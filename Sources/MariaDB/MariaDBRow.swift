@@ -34,7 +34,9 @@ public struct MariaDBRow: Sendable {
         return values[position]
     }
 
-    /// Decodes a column. Throws a decoding error naming the column (never its value).
+    /// Decodes a column. Throws a decoding error naming the column (never its value). Inlinable, so that callers in
+    /// other modules get it specialised for their types (no runtime generic metadata lookups on hot paths).
+    @inlinable
     public func decode<T: MariaDBDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
         guard let position = columns.position(of: name) else {
             throw MariaDBError(code: .decoding, serverMessage: "no such column", column: name)
@@ -46,6 +48,7 @@ public struct MariaDBRow: Sendable {
     }
 
     /// Decodes a nullable column: NULL becomes nil.
+    @inlinable
     public func decode<T: MariaDBDecodable>(_ name: String, as type: T?.Type) throws -> T? {
         guard let position = columns.position(of: name) else {
             throw MariaDBError(code: .decoding, serverMessage: "no such column", column: name)
