@@ -271,14 +271,15 @@ private enum ParameterBinds {
     static func with<R>(_ values: [MariaDBValue], _ body: (UnsafeMutablePointer<MYSQL_BIND>?) throws -> R) throws -> R {
         if values.isEmpty { return try body(nil) }
         // Each value takes an 8-aligned slot: its bytes, then its length word for variable-length values.
+        func aligned(_ count: Int) -> Int { (max(count, 1) + 7) & ~7 }
         func slotSize(_ value: MariaDBValue) -> Int {
-            func aligned(_ count: Int) -> Int { (max(count, 1) + 7) & ~7 }
             switch value {
             case .null: return 0
             case .int, .uint, .double: return 8
             case .decimal(let text), .text(let text): return aligned(text.utf8.count) + 8
             case .bytes(let bytes): return aligned(bytes.count) + 8
-            case .dateTime, .time: return 32 + 8
+            case .dateTime(let dateTime): return aligned(dateTime.description.utf8.count) + 8
+            case .time(let time): return aligned(time.description.utf8.count) + 8
             }
         }
         var arenaSize = 0
@@ -297,7 +298,7 @@ private enum ParameterBinds {
             let count = bytes.count
             let buffer = arena + offset
             UnsafeMutableRawBufferPointer(start: buffer, count: count).copyBytes(from: bytes)
-            offset += (max(count, 1) + 7) & ~7
+            offset += aligned(count)
             let lengthPointer = (arena + offset).bindMemory(to: UInt.self, capacity: 1)
             offset += 8
             lengthPointer.pointee = UInt(count)
@@ -335,12 +336,12 @@ private enum ParameterBinds {
                 storeBytes(bytes, type: MYSQL_TYPE_BLOB, into: bind)
             case .dateTime(let dateTime):
                 // Sent as text so that zero dates and DATE vs DATETIME targets convert exactly as the server does.
-                storeBytes(dateTime.description.utf8.prefix(32), type: MYSQL_TYPE_STRING, into: bind)
+                storeBytes(dateTime.description.utf8, type: MYSQL_TYPE_STRING, into: bind)
             case .time(let time):
-                storeBytes(time.description.utf8.prefix(32), type: MYSQL_TYPE_STRING, into: bind)
+                storeBytes(time.description.utf8, type: MYSQL_TYPE_STRING, into: bind)
             }
         }
-        precondition(offset <= arenaSize, "parameter arena overrun")
+        assert(offset == arenaSize, "parameter arena sized wrongly")
         return try body(binds)
     }
 }

@@ -88,16 +88,10 @@ public struct MariaDBQuery: Sendable, Hashable, ExpressibleByStringInterpolation
         /// so that lists of varying length share a few prepared statements (`IN (a, b, c, c)` matches what
         /// `IN (a, b, c)` matches).
         public mutating func appendInterpolation(paddedList values: [some MariaDBEncodable]) {
-            guard let last = values.last else {
-                sql += "NULL"
-                return
-            }
+            guard let last = values.last else { return appendInterpolation(list: values) }
             var size = 1
             while size < values.count { size <<= 1 }
-            for index in 0..<size {
-                sql += index == 0 ? "?" : ", ?"
-                binds.append(index < values.count ? values[index].mariaDBValue : last.mariaDBValue)
-            }
+            appendInterpolation(list: values + repeatElement(last, count: size - values.count))
         }
 
         /// Raw SQL text: identifiers chosen in code only, never user input.

@@ -65,7 +65,11 @@ public struct TokenStore: Sendable {
     /// user must still be active (`users.authorized` decides provider vs staff; admin membership is read at
     /// sign-in), a patient must still be allowed on the portal, and the token unexpired and not revoked.
     public func identity(forToken token: String, logger: Logger) async throws -> Identity? {
-        let hash = Self.hash(token)
+        try await identity(forHash: Self.hash(token), logger: logger)
+    }
+
+    /// `identity(forToken:)` for a token already hashed.
+    public func identity(forHash hash: [UInt8], logger: Logger) async throws -> Identity? {
         guard let row = try await database.query(Self.lookup(hashes: [hash]), logger: logger).first else { return nil }
         return try await identity(from: row, hash: hash, logger: logger)
     }

@@ -52,6 +52,22 @@ struct ClinicalController: Sendable {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// A patient as the body, with its ETag (the digest of that same JSON, written once); 304 when `If-None-Match`
+    /// already has it.
+    private func patientResponse(
+        _ patient: PatientResponse, status: HTTPResponse.Status = .ok, ifNoneMatch: String? = nil, headers: HTTPFields = [:]
+    ) -> Response {
+        let body = patient.json
+        let etag = PatientResponse.etag(of: body)
+        if let ifNoneMatch, PatientRepository.matches(ifNoneMatch, etag: etag) {
+            return Response(status: .notModified, headers: [.eTag: etag])
+        }
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        fields[.eTag] = etag
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
     private func pageResponse<Item: Encodable & Sendable>(
         _ request: Request, _ result: (count: Int, page: PageRequest, items: [Item])
     ) throws -> Response {
@@ -88,7 +104,7 @@ struct ClinicalController: Sendable {
         let hash = TokenStore.hash(token)
         guard let text = context.parameters.get("pid"), let pid = Int(text), pid > 0 else {
             // Authenticate first, so a bad id never tells an anonymous caller anything.
-            guard try await tokens.identity(forToken: token, logger: context.logger) != nil else { throw AppError.unauthorized }
+            guard try await tokens.identity(forHash: hash, logger: context.logger) != nil else { throw AppError.unauthorized }
             throw AppError.notFound()
         }
         let rows = try await patientReads.read(tokenHash: hash, pid: pid)
@@ -98,15 +114,7 @@ struct ClinicalController: Sendable {
         guard let row = rows.patient else { throw AppError.notFound() }
         let patient = try PatientResponse(row: row)
         auditQueue.enqueue(readEvents([pid], by: identity, what: "patient"))
-        let json = patient.json
-        let etag = PatientResponse.etag(of: json)
-        if let noneMatch = request.headers[.ifNoneMatch], PatientRepository.matches(noneMatch, etag: etag) {
-            return Response(status: .notModified, headers: [.eTag: etag])
-        }
-        return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: etag],
-            body: .init(byteBuffer: ByteBuffer(bytes: json))
-        )
+        return patientResponse(patient, ifNoneMatch: request.headers[.ifNoneMatch])
     }
 
     /// `POST /api/patients/`: providers and admins; 201 with the patient and `Location`.
@@ -117,7 +125,7 @@ struct ClinicalController: Sendable {
         let details = input.validate(requireAll: true)
         if !details.isEmpty { throw AppError.validation(details) }
         let created = try await patients.create(input, by: identity, logger: context.logger)
-        return try json(created, status: .created, headers: [.eTag: created.etag, .location: "/api/patients/\(created.pid)/"])
+        return patientResponse(created, status: .created, headers: [.location: "/api/patients/\(created.pid)/"])
     }
 
     /// `PUT /api/patients/{pid}/`: all required fields must be sent; `If-Match` honoured.
@@ -140,7 +148,7 @@ struct ClinicalController: Sendable {
         if !details.isEmpty { throw AppError.validation(details) }
         guard let updated = try await patients.update(pid: pid, input, ifMatch: request.headers[.ifMatch], by: identity, logger: context.logger)
         else { throw AppError.notFound() }
-        return try json(updated, headers: [.eTag: updated.etag])
+        return patientResponse(updated)
     }
 
     /// `DELETE /api/patients/{pid}/`: refused (403 `delete_disabled`) unless `BRIDGE_ALLOW_PATIENT_DELETE=1`, and

@@ -30,10 +30,10 @@ public struct BridgeLogHandler: LogHandler {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    private func merged(_ explicit: Logger.Metadata?) -> Logger.Metadata {
+    private func merged(_ explicit: Logger.Metadata) -> Logger.Metadata {
         var all = metadata
         if let provided = metadataProvider?.get(), !provided.isEmpty { all.merge(provided) { _, new in new } }
-        if let explicit, !explicit.isEmpty { all.merge(explicit) { _, new in new } }
+        if !explicit.isEmpty { all.merge(explicit) { _, new in new } }
         return all
     }
 

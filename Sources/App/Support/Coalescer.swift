@@ -36,7 +36,7 @@ final class Coalescer<Key: Sendable, Value: Sendable>: Sendable {
         self.loader = loader
     }
 
-    /// Batches in flight and keys waiting (for tests and metrics).
+    /// Batches in flight and keys waiting (for tests).
     var statistics: (running: Int, waiting: Int) {
         state.withLock { ($0.running, $0.waiting.count) }
     }
@@ -59,15 +59,8 @@ final class Coalescer<Key: Sendable, Value: Sendable>: Sendable {
                 if startsDrain { Task { await self.drain() } }
             }
         }
-        let values: [Value]
-        do {
-            values = try await run(others, leading: key)
-        } catch {
-            finishBatch()
-            throw error
-        }
-        finishBatch()
-        return values[0]
+        defer { finishBatch() }
+        return try await run(others, leading: key)[0]
     }
 
     /// Loads `leading` (when given) and the waiters' keys, resumes the waiters and returns the values (the leader's
@@ -128,8 +121,9 @@ final class Coalescer<Key: Sendable, Value: Sendable>: Sendable {
     private static func take(_ waiting: inout [Waiter], upTo count: Int) -> [Waiter] {
         guard count > 0, !waiting.isEmpty else { return [] }
         if waiting.count <= count {
-            defer { waiting.removeAll(keepingCapacity: true) }
-            return waiting
+            let batch = waiting
+            waiting.removeAll()
+            return batch
         }
         let batch = Array(waiting.prefix(count))
         waiting.removeFirst(count)

@@ -17,15 +17,11 @@ enum OpenEMRUUID {
     /// Lowercase 8-4-4-4-12 hex of the stored bytes, as OpenEMR's API prints it.
     static func string(_ bytes: [UInt8]?) -> String? {
         guard let bytes, bytes.count == 16 else { return nil }
-        let digits: StaticString = "0123456789abcdef"
         var text: [UInt8] = []
         text.reserveCapacity(36)
-        digits.withUTF8Buffer { digits in
-            for (index, byte) in bytes.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
-                text.append(digits[Int(byte >> 4)])
-                text.append(digits[Int(byte & 0x0F)])
-            }
+        for (index, digit) in Digest.hex(bytes).utf8.enumerated() {
+            if index == 8 || index == 12 || index == 16 || index == 20 { text.append(UInt8(ascii: "-")) }
+            text.append(digit)
         }
         return String(decoding: text, as: UTF8.self)
     }
