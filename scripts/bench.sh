@@ -9,6 +9,9 @@
 #    MariaDB's own rate for the same primary-key select through its C client at the same concurrency (mysqlslap).
 # 2. The same for a patient search page.
 # 3. Logins flat out (bcrypt): logins/s against cores ÷ one verify time, and /api/health/ p99 meanwhile.
+# 4. Sign-in failures look alike: median time of unknown user / wrong password / inactive user / locked account over
+#    many interleaved attempts; then 40 parallel guesses sent to two bridge processes on one database, and how many
+#    of them reached a hash check (password_max_failed_logins = 3).
 # Uses a private MariaDB instance "bench" (127.0.0.1:${BENCH_DB_PORT:-3409}) and a release build.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib-mariadb.sh"
@@ -18,7 +21,7 @@ INSTANCE=bench
 DB_PORT="${BENCH_DB_PORT:-3409}"
 HTTP_PORT="${BENCH_HTTP_PORT:-8181}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
-ONLY="${BENCH_ONLY:-1 2 3}" # e.g. BENCH_ONLY=1 runs only the first benchmark
+ONLY="${BENCH_ONLY:-1 2 3 4}" # e.g. BENCH_ONLY=1 runs only the first benchmark
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
 CONNECTIONS=64
 
@@ -29,8 +32,10 @@ SLAP="$(command -v mariadb-slap || command -v mysqlslap)"
 
 mariadb_start "$INSTANCE" "$DB_PORT"
 server_pid=""
+second_pid=""
 cleanup() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+    [ -n "$second_pid" ] && kill "$second_pid" 2>/dev/null || true
     mariadb_stop "$INSTANCE" || true
 }
 trap cleanup EXIT
@@ -61,6 +66,12 @@ BIN=.build-bench/release/emr-bridge
 export DB_HOST=127.0.0.1 DB_PORT="$DB_PORT" DB_NAME=emr_bench DB_USER=bench DB_PASSWORD=bench-Secret-1 DB_POOL_SIZE="${DB_POOL_SIZE:-16}"
 export LOG_LEVEL=warning BRIDGE_PORT="$HTTP_PORT"
 "$BIN" migrate >/dev/null
+# Benchmark 4: a lock after 3 failures; no per-address lock (every attempt comes from 127.0.0.1).
+mariadb_sql "$INSTANCE" emr_bench <<'SQL'
+DELETE FROM globals WHERE gl_name IN ('password_max_failed_logins', 'ip_max_failed_logins');
+INSERT INTO globals (gl_name, gl_index, gl_value) VALUES ('password_max_failed_logins', 0, '3'), ('ip_max_failed_logins', 0, '0');
+DELETE FROM ip_tracking;
+SQL
 "$BIN" serve >/tmp/emr-bridge-bench.log 2>&1 &
 server_pid=$!
 db_pid="$(mariadb_pid "$INSTANCE")"
@@ -210,4 +221,62 @@ print('ideal on %d cores: %.1f logins/s' % ($cores, ideal))
 print('bridge: %s logins/s = %.0f%% of ideal (target >= 90%%)' % ('$login_rate', 100 * $login_rate / ideal))
 "
 echo "health p99 while logging in: $health_p99 (target < 20ms)"
+fi
+if wants 4; then
+echo
+echo "== 4. Sign-in failures look alike (timing), and parallel guessing across two bridge processes"
+# drjones is locked (counter past the limit, failure just now); drformer is inactive.
+mariadb_sql "$INSTANCE" emr_bench -e "UPDATE users_secure SET login_fail_counter = 1000, last_login_fail = NOW() + INTERVAL 1 DAY WHERE username = 'drjones'"
+python3 - "http://127.0.0.1:$HTTP_PORT/api/auth/login/" "${BENCH_SIGNIN_ROUNDS:-60}" <<'PY'
+import sys, time, json, random, statistics, http.client, urllib.parse
+url, rounds = urllib.parse.urlparse(sys.argv[1]), int(sys.argv[2])
+kinds = {
+    "wrong password": ("drsmith", "not-the-password"),
+    "unknown user": ("nobody-%d", "doctor123"),
+    "inactive user": ("drformer", "doctor123"),
+    "locked account": ("drjones", "doctor123"),
+}
+times, answers = {k: [] for k in kinds}, {k: set() for k in kinds}
+connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+for i in range(rounds):
+    order = list(kinds)
+    random.shuffle(order)  # interleaved, so drift of the machine's speed hits every kind alike
+    for kind in order:
+        user, password = kinds[kind]
+        body = json.dumps({"username": user % i if "%d" in user else user, "password": password})
+        start = time.perf_counter()
+        connection.request("POST", url.path, body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        text = response.read()
+        times[kind].append((time.perf_counter() - start) * 1000)
+        answers[kind].add((response.status, text))
+base = statistics.median(times["wrong password"])
+for kind in kinds:
+    median = statistics.median(times[kind])
+    print("%-15s median %6.1f ms  (%+5.1f%% vs wrong password)  answers: %s" % (
+        kind, median, 100 * (median - base) / base, sorted({status for status, _ in answers[kind]})))
+bodies = set().union(*answers.values())
+print("distinct (status, body) answers over all four kinds: %d (target 1)" % len(bodies))
+PY
+# Two processes, one database: 20 guesses to each at once for drpatel; count the hash checks from the audit log.
+mariadb_sql "$INSTANCE" emr_bench -e "UPDATE users_secure SET login_fail_counter = 0, last_login_fail = NULL WHERE username = 'drpatel'; DELETE FROM log WHERE event = 'login'"
+BRIDGE_PORT=$((HTTP_PORT + 1)) "$BIN" serve >/tmp/emr-bridge-bench-2.log 2>&1 &
+second_pid=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$((HTTP_PORT + 1))/api/health/" >/dev/null && break; sleep 0.2; done
+python3 - "$HTTP_PORT" "$((HTTP_PORT + 1))" <<'PY'
+import sys, json, http.client, threading
+ports, statuses = [int(p) for p in sys.argv[1:]], []
+def guess(i):
+    connection = http.client.HTTPConnection("127.0.0.1", ports[i % 2], timeout=60)
+    connection.request("POST", "/api/auth/login/", json.dumps({"username": "drpatel", "password": "guess-%d" % i}), {"Content-Type": "application/json"})
+    statuses.append(connection.getresponse().status)
+threads = [threading.Thread(target=guess, args=(i,)) for i in range(40)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print("40 parallel wrong guesses over 2 processes: statuses %s" % {s: statuses.count(s) for s in set(statuses)})
+PY
+checks="$(mariadb_sql "$INSTANCE" emr_bench -N -B -e "SELECT COUNT(*) FROM log WHERE event = 'login' AND success = 0 AND FROM_BASE64(comments) LIKE 'failure:%'")"
+counter="$(mariadb_sql "$INSTANCE" emr_bench -N -B -e "SELECT login_fail_counter FROM users_secure WHERE username = 'drpatel'")"
+echo "hash checks: $checks (limit 3); users_secure.login_fail_counter: $counter (40 expected)"
+mariadb_sql "$INSTANCE" emr_bench -e "UPDATE users_secure SET login_fail_counter = 0, last_login_fail = NULL"
 fi

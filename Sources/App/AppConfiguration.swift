@@ -39,6 +39,19 @@ public struct AppConfiguration: Sendable {
     public var trustProxy: Bool = false
     /// `BRIDGE_PUBLIC_URL`: absolute base URL for page links (default: from the request's Host header).
     public var publicURL: String?
+    /// `BRIDGE_TRUSTED_PROXIES`: addresses or CIDR ranges of the reverse proxies (with `BRIDGE_TRUST_PROXY=1`); empty
+    /// means only the direct peer is a proxy.
+    public var trustedProxies: [IPRange] = []
+    /// `BRIDGE_LOGIN_QUEUE_DEPTH`: sign-ins (password checks) in progress at once; more answer 503 with `Retry-After`.
+    public var loginQueueDepth: Int = 32
+    /// `BRIDGE_PORTAL_MAX_FAILED_LOGINS`: failed portal sign-ins per account before it is locked (0: no account limit).
+    public var portalMaxFailedLogins: Int = 10
+    /// `BRIDGE_PORTAL_IP_MAX_FAILED_LOGINS`: failed portal sign-ins per client address before it is blocked (0: none).
+    public var portalIPMaxFailedLogins: Int = 100
+    /// `BRIDGE_PORTAL_LOCKOUT_SECONDS`: how long portal failures count (and a portal lock lasts) after the last one.
+    public var portalLockoutSeconds: Int = 3600
+    /// `BRIDGE_TOKEN_PURGE_INTERVAL`: seconds between purges of expired and revoked tokens (0: never).
+    public var tokenPurgeInterval: Int = 300
 
     public init(database: MariaDBConfiguration) {
         self.database = database
@@ -100,7 +113,24 @@ public struct AppConfiguration: Sendable {
         configuration.sqlDirectory = reader.string("BRIDGE_SQL_DIR")
         configuration.trustProxy = try reader.bool("BRIDGE_TRUST_PROXY", default: false)
         configuration.publicURL = reader.string("BRIDGE_PUBLIC_URL")
+        if let proxies = reader.string("BRIDGE_TRUSTED_PROXIES") {
+            switch ClientAddressResolver.parseRanges(proxies) {
+            case .success(let ranges): configuration.trustedProxies = ranges
+            case .failure(let error):
+                throw ConfigurationError(key: "BRIDGE_TRUSTED_PROXIES", message: "has an entry that is not an IP address or CIDR range: \(error.entry)")
+            }
+        }
+        configuration.loginQueueDepth = try reader.int("BRIDGE_LOGIN_QUEUE_DEPTH", default: 32, range: 1...100_000)
+        configuration.portalMaxFailedLogins = try reader.int("BRIDGE_PORTAL_MAX_FAILED_LOGINS", default: 10, range: 0...1_000_000)
+        configuration.portalIPMaxFailedLogins = try reader.int("BRIDGE_PORTAL_IP_MAX_FAILED_LOGINS", default: 100, range: 0...1_000_000)
+        configuration.portalLockoutSeconds = try reader.int("BRIDGE_PORTAL_LOCKOUT_SECONDS", default: 3600, range: 1...(365 * 86400))
+        configuration.tokenPurgeInterval = try reader.int("BRIDGE_TOKEN_PURGE_INTERVAL", default: 300, range: 0...86400)
         return configuration
+    }
+
+    /// How the client address of a request is found (`BRIDGE_TRUST_PROXY`, `BRIDGE_TRUSTED_PROXIES`).
+    public var clientAddressResolver: ClientAddressResolver {
+        ClientAddressResolver(trustProxy: trustProxy, trustedProxies: trustedProxies)
     }
 
     /// Refuses known default secrets outside demo mode.

@@ -65,9 +65,21 @@ public struct AppServices: Sendable {
         self.globals = globals
         let audit = AuditLogger(database: database, globals: globals, logger: logger)
         self.audit = audit
-        let tokens = TokenStore(database: database, ttlSeconds: configuration.tokenTTL)
+        let tokens = TokenStore(
+            database: database, ttlSeconds: configuration.tokenTTL, allowGuests: configuration.demoMode && configuration.demoGuest,
+            sessions: configuration.openEMRSessionPath.map {
+                TokenStore.SessionCheck(directory: $0, maxAge: configuration.openEMRSessionMaxAge, globals: globals, fileThreadPool: pool)
+            }
+        )
         self.tokens = tokens
-        self.login = LoginService(database: database, verifier: passwordVerifier, globals: globals, tokens: tokens, audit: audit)
+        self.login = LoginService(
+            database: database, verifier: passwordVerifier, globals: globals, tokens: tokens, audit: audit,
+            gate: SignInGate(limit: configuration.loginQueueDepth),
+            portalLimits: .init(
+                maxFailedLogins: configuration.portalMaxFailedLogins, ipMaxFailedLogins: configuration.portalIPMaxFailedLogins,
+                windowSeconds: configuration.portalLockoutSeconds
+            )
+        )
         self.auditQueue = AuditQueue(audit: audit, logger: logger)
         // Never more than half the pool for coalesced patient reads, so writes and other reads always find a connection.
         self.patientReads = PatientReads(
@@ -82,7 +94,13 @@ public struct AppServices: Sendable {
 
     /// Services that run beside the HTTP server.
     /// Registered after the database client, so they shut down first (the audit queue flushes while the pool lives).
-    var backgroundServices: [any Service] { [ThreadPoolService(pool: passwordThreadPool), auditQueue] }
+    var backgroundServices: [any Service] {
+        var services: [any Service] = [ThreadPoolService(pool: passwordThreadPool), auditQueue]
+        if configuration.tokenPurgeInterval > 0 {
+            services.append(TokenPurger(tokens: tokens, interval: .seconds(configuration.tokenPurgeInterval), logger: logger))
+        }
+        return services
+    }
 }
 
 /// Shuts a thread pool down with the application.

@@ -146,21 +146,7 @@ public final class MariaDBClient: Sendable, Service {
         logger: Logger, _ body: (MariaDBConnection) async throws -> Result
     ) async throws -> Result {
         try await withConnection(logger: logger) { connection in
-            try await connection.begin()
-            let result: Result
-            do {
-                result = try await body(connection)
-            } catch {
-                await connection.rollbackOrDiscard()
-                throw error
-            }
-            do {
-                try await connection.commit()
-            } catch {
-                await connection.rollbackOrDiscard()
-                throw error
-            }
-            return result
+            try await connection.withTransaction(body)
         }
     }
 
@@ -212,6 +198,26 @@ public struct MariaDBConnection: Sendable {
         } catch {
             throw MariaDBClient.mapThreadPoolError(error)
         }
+    }
+
+    /// Runs the closure in a transaction on this connection (which must not be in one): commits when it returns,
+    /// rolls back when it throws. For work that needs a statement in autocommit mode before its transaction.
+    public func withTransaction<Result: Sendable>(_ body: (MariaDBConnection) async throws -> Result) async throws -> Result {
+        try await begin()
+        let result: Result
+        do {
+            result = try await body(self)
+        } catch {
+            await rollbackOrDiscard()
+            throw error
+        }
+        do {
+            try await commit()
+        } catch {
+            await rollbackOrDiscard()
+            throw error
+        }
+        return result
     }
 
     func begin() async throws {

@@ -303,6 +303,7 @@ enum JSONValue: Sendable, Equatable, CustomStringConvertible, Decodable {
     var int: Int? { if case .number(let n) = self, n == n.rounded() { return Int(n) } else { return nil } }
     var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
     var object: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
+    var array: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
     var isNull: Bool { self == .null }
 
     /// Compact JSON text (for request bodies).

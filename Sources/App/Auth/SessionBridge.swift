@@ -59,8 +59,8 @@ public struct SessionBridge: Sendable {
         }
         let path = directory + "/sess_" + sessionID
         let maxAge = self.maxAge
-        let bytes: [UInt8]? = try await fileThreadPool.runIfActive { Self.readFreshFile(path, maxAge: maxAge) }
-        guard let bytes else {
+        let file: (bytes: [UInt8], age: Int)? = try await fileThreadPool.runIfActive { Self.readFreshFile(path, maxAge: maxAge) }
+        guard let (bytes, age) = file else {
             logger.debug("session bridge refused: no such session file, or stale")
             throw Self.refused
         }
@@ -77,13 +77,14 @@ public struct SessionBridge: Sendable {
             throw Self.refused
         }
         switch kind {
-        case .core: return try await bridgeCore(session, clientIP: clientIP, logger: logger)
-        case .portal: return try await bridgePortal(session, clientIP: clientIP, logger: logger)
+        case .core: return try await bridgeCore(session, sessionID: sessionID, clientIP: clientIP, logger: logger)
+        case .portal: return try await bridgePortal(session, sessionID: sessionID, age: age, clientIP: clientIP, logger: logger)
         }
     }
 
-    /// The file's bytes when it exists, is a regular file of sane size, and was written within `maxAge` seconds.
-    static func readFreshFile(_ path: String, maxAge: Int) -> [UInt8]? {
+    /// The file's bytes and age in seconds when it exists, is a regular file of sane size, and was written within
+    /// `maxAge` seconds.
+    static func readFreshFile(_ path: String, maxAge: Int) -> (bytes: [UInt8], age: Int)? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
             attributes[.type] as? FileAttributeType == .typeRegular,
             let modified = attributes[.modificationDate] as? Date,
@@ -91,10 +92,20 @@ public struct SessionBridge: Sendable {
             Date().timeIntervalSince(modified) <= TimeInterval(maxAge),
             let data = FileManager.default.contents(atPath: path)
         else { return nil }
-        return Array(data)
+        return (Array(data), max(0, Int(Date().timeIntervalSince(modified))))
     }
 
-    private func bridgeCore(_ session: PHPSession, clientIP: String, logger: Logger) async throws -> LoginService.Success {
+    /// Seconds since the regular file at `path` was last written (PHP's file handler writes or touches a session file
+    /// on every request); nil when there is no such file (OpenEMR's logout deletes it).
+    static func fileAge(_ path: String) -> Int? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            attributes[.type] as? FileAttributeType == .typeRegular,
+            let modified = attributes[.modificationDate] as? Date
+        else { return nil }
+        return max(0, Int(Date().timeIntervalSince(modified)))
+    }
+
+    private func bridgeCore(_ session: PHPSession, sessionID: String, clientIP: String, logger: Logger) async throws -> LoginService.Success {
         guard let userName = session.string("authUser"), !userName.isEmpty,
             let authPass = session.string("authPass"), !authPass.isEmpty,
             let userID = session.int("authUserID"),
@@ -128,25 +139,26 @@ public struct SessionBridge: Sendable {
             throw Self.refused
         }
         let groupName = try row.decode("groupname", as: String?.self) ?? "Default"
-        let authorized = try row.decode("authorized", as: Int?.self) == 1 || (try row.decode("see_auth", as: Int?.self) ?? 0) > 2
-        let admin = (try row.decode("aro_groups", as: String?.self) ?? "").split(separator: ",").contains("admin")
-        let role: Identity.Role = admin ? .admin : (authorized ? .provider : .staff)
         var identity = Identity(
-            role: role, userID: userID, username: userName, groupName: groupName, pid: nil, fname: try row.decode("fname", as: String?.self) ?? "",
+            role: try LoginService.role(row), userID: userID, username: userName, groupName: groupName, pid: nil, fname: try row.decode("fname", as: String?.self) ?? "",
             lname: try row.decode("lname", as: String?.self) ?? "", facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: []
         )
         let event = AuditEvent(
             event: "login", category: "login", user: userName, groupName: groupName, success: true, comments: "openemr-session bridge: \(clientIP)"
         )
-        let issued = try await database.withTransaction(logger: logger) { connection in
+        // The token ends with this session: its file, its tracker row, and the password it was signed in with.
+        let binding = TokenStore.Binding(credentialHash: authPass, sessionID: sessionID, trackerUUID: trackerUUID)
+        let issued = try await database.withTransaction(logger: logger) { [identity] connection in
             try await audit.write([event], on: connection)
-            return try await tokens.issue(for: identity, source: "openemr-session", clientIP: clientIP, on: connection)
+            return try await tokens.issue(for: identity, source: "openemr-session", clientIP: clientIP, binding: binding, on: connection)
         }
         identity.tokenHash = issued.hash
         return LoginService.Success(issued: issued, identity: identity, passwordExpiring: false)
     }
 
-    private func bridgePortal(_ session: PHPSession, clientIP: String, logger: Logger) async throws -> LoginService.Success {
+    private func bridgePortal(_ session: PHPSession, sessionID: String, age: Int, clientIP: String, logger: Logger) async throws
+        -> LoginService.Success
+    {
         guard let pid = session.int("pid"), pid > 0,
             let flag = session["patient_portal_onsite_two"], !(flag.isNull || flag.intValue == 0 || flag.stringValue == ""),
             let loginName = session.string("portal_login_username") ?? session.string("portal_username")
@@ -154,25 +166,33 @@ public struct SessionBridge: Sendable {
             logger.debug("session bridge refused: portal session is not logged in")
             throw Self.refused
         }
+        // OpenEMR's portal ends a session idle for longer than `portal_timeout`.
+        let settings = try await globals.current(logger: logger)
+        guard age <= settings.portalTimeout else {
+            logger.debug("session bridge refused: portal session idle past portal_timeout")
+            throw Self.refused
+        }
         guard
             let row = try await database.query(
                 """
-                SELECT p.fname, p.lname FROM patient_data p JOIN patient_access_onsite o ON o.pid = p.pid
+                SELECT p.fname, p.lname, o.portal_pwd, o.portal_login_username FROM patient_data p JOIN patient_access_onsite o ON o.pid = p.pid
                 WHERE p.pid = \(pid) AND p.allow_patient_portal = 'YES'
+                  AND (BINARY o.portal_login_username = BINARY \(loginName) OR BINARY o.portal_username = BINARY \(loginName))
                 """, logger: logger
             ).first
         else { throw Self.refused }
         var identity = Identity(
-            role: .patient, userID: nil, username: loginName, groupName: "", pid: pid, fname: try row.decode("fname", as: String?.self) ?? "",
+            role: .patient, userID: nil, username: try row.decode("portal_login_username", as: String?.self) ?? loginName, groupName: "", pid: pid, fname: try row.decode("fname", as: String?.self) ?? "",
             lname: try row.decode("lname", as: String?.self) ?? "", facilityID: nil, tokenHash: []
         )
         let event = AuditEvent(
             event: "portal-login", category: "portal-login", user: loginName, groupName: "", patientID: pid, success: true,
             comments: "portal session bridge: \(clientIP)", logFrom: "patient-portal"
         )
-        let issued = try await database.withTransaction(logger: logger) { connection in
+        let binding = TokenStore.Binding(credentialHash: try row.decode("portal_pwd", as: String?.self) ?? "", sessionID: sessionID)
+        let issued = try await database.withTransaction(logger: logger) { [identity] connection in
             try await audit.write([event], on: connection)
-            return try await tokens.issue(for: identity, source: "openemr-session", clientIP: clientIP, on: connection)
+            return try await tokens.issue(for: identity, source: "openemr-session", clientIP: clientIP, binding: binding, on: connection)
         }
         identity.tokenHash = issued.hash
         return LoginService.Success(issued: issued, identity: identity, passwordExpiring: false)

@@ -2,19 +2,61 @@ public import Foundation
 import HTTPTypes
 public import Logging
 public import MariaDB
+public import NIOPosix
 import PasswordCrypt
+import PHPSerialization
 
 /// Opaque API tokens: 256 random bits handed to the client once, stored only as SHA-256 in `mmt_api_tokens`.
 ///
 /// Every request looks the token up in MariaDB (no cache), so a logout or a user deactivated in OpenEMR takes effect
 /// on the next request on every replica.
+///
+/// A token also follows what it was issued for: a changed password (the stored hash differs from the one the token
+/// was issued with) ends it; a token bridged from an OpenEMR session ends with that session (its file is gone after
+/// OpenEMR's logout, or it has been idle past OpenEMR's `timeout` / `portal_timeout`); a guest token works only while
+/// the demo guest is enabled.
 public struct TokenStore: Sendable {
     let database: MariaDBClient
     let ttl: Int
+    let allowGuests: Bool
+    let sessions: SessionCheck?
 
-    public init(database: MariaDBClient, ttlSeconds: Int) {
+    /// Where bridged OpenEMR sessions are checked on every request.
+    public struct SessionCheck: Sendable {
+        public var directory: String
+        public var maxAge: Int
+        public var globals: OpenEMRGlobalsCache
+        public var fileThreadPool: NIOThreadPool
+
+        public init(directory: String, maxAge: Int, globals: OpenEMRGlobalsCache, fileThreadPool: NIOThreadPool) {
+            self.directory = directory
+            self.maxAge = maxAge
+            self.globals = globals
+            self.fileThreadPool = fileThreadPool
+        }
+    }
+
+    public init(database: MariaDBClient, ttlSeconds: Int, allowGuests: Bool = false, sessions: SessionCheck? = nil) {
         self.database = database
         self.ttl = ttlSeconds
+        self.allowGuests = allowGuests
+        self.sessions = sessions
+    }
+
+    /// What a token is tied to besides its user.
+    public struct Binding: Sendable {
+        /// SHA-256 (hex) of the stored password hash the sign-in checked; nil: not tied to a password.
+        public var credentialSHA: String?
+        /// The OpenEMR session id the token was bridged from.
+        public var sessionID: String?
+        /// That core session's `session_tracker` uuid.
+        public var trackerUUID: [UInt8]?
+
+        public init(credentialHash: String? = nil, sessionID: String? = nil, trackerUUID: [UInt8]? = nil) {
+            self.credentialSHA = credentialHash.map(Digest.sha256Hex)
+            self.sessionID = sessionID
+            self.trackerUUID = trackerUUID
+        }
     }
 
     /// A newly issued token.
@@ -26,27 +68,37 @@ public struct TokenStore: Sendable {
 
     /// Issues a token for `identity` (its `tokenHash` is ignored) on the given connection, so it lands in the
     /// caller's transaction. The identity's names, group and facility are kept with the token.
-    public func issue(for identity: Identity, source: String, clientIP: String, on connection: MariaDBConnection) async throws -> Issued {
+    public func issue(
+        for identity: Identity, source: String, clientIP: String, binding: Binding = Binding(), on connection: MariaDBConnection
+    ) async throws -> Issued {
         let token = Digest.hex(Digest.randomBytes(count: 32))
         let hash = Self.hash(token)
         let kind = identity.role == .patient ? "patient" : (identity.role == .guest ? "guest" : "user")
         try await connection.query(
             """
             INSERT INTO mmt_api_tokens (token_hash, kind, user_id, pid, username, role, groupname, fname, lname, facility_id, source,
-                                        created_at, expires_at, client_ip)
+                                        credential_sha, session_id, session_tracker_uuid, created_at, expires_at, client_ip)
             VALUES (\(hash), \(kind), \(identity.userID), \(identity.pid), \(identity.username), \(identity.role.rawValue), \(identity.groupName),
                     \(identity.fname), \(identity.lname), \(identity.facilityID), \(source),
+                    \(binding.credentialSHA), \(binding.sessionID), \(binding.trackerUUID),
                     UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL \(ttl) SECOND, \(String(clientIP.prefix(255))))
             """
         )
         return Issued(token: token, hash: hash, expiresAt: Date().addingTimeInterval(TimeInterval(ttl)))
     }
 
-    /// Revokes a token (logout).
-    public func revoke(hash: [UInt8], logger: Logger) async throws {
-        try await database.query(
-            "UPDATE mmt_api_tokens SET revoked_at = UTC_TIMESTAMP() WHERE token_hash = \(hash) AND revoked_at IS NULL", logger: logger
+    /// Revokes a token (logout) on the caller's connection, so it lands with its audit row.
+    public func revoke(hash: [UInt8], on connection: MariaDBConnection) async throws {
+        try await connection.query("UPDATE mmt_api_tokens SET revoked_at = UTC_TIMESTAMP() WHERE token_hash = \(hash) AND revoked_at IS NULL")
+    }
+
+    /// Deletes up to `limit` tokens that have expired or were revoked; returns how many. Ended tokens are of no use
+    /// and hold a patient's or user's name, so they are not kept.
+    public func purgeEnded(limit: Int = 1000, logger: Logger) async throws -> Int {
+        let result = try await database.query(
+            "DELETE FROM mmt_api_tokens WHERE expires_at <= UTC_TIMESTAMP() OR revoked_at IS NOT NULL LIMIT \(limit)", logger: logger
         )
+        return Int(result.affectedRows)
     }
 
     /// Extracts the token from `Authorization: Bearer <t>` or DRF's `Token <t>`.
@@ -81,9 +133,15 @@ public struct TokenStore: Sendable {
     /// handler can run it in the same database hop as its own query, or for a batch of requests at once.
     public static func lookup(hashes: [[UInt8]]) -> MariaDBQuery {
         """
-        SELECT t.token_hash, t.kind, t.user_id, t.pid, t.username, t.role, t.groupname, t.fname, t.lname, t.facility_id,
-               (t.last_used_at IS NULL OR t.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND) AS touch,
-               u.active, (u.authorized = 1 OR u.see_auth > 2) AS provider, p.allow_patient_portal
+        SELECT t.token_hash, t.kind, t.user_id, t.pid, t.username, t.role, t.groupname, t.fname, t.lname, t.facility_id, t.source,
+               t.session_id, (t.last_used_at IS NULL OR t.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND) AS touch,
+               u.active, (u.authorized = 1 OR u.see_auth > 2) AS provider, p.allow_patient_portal,
+               (t.credential_sha IS NULL OR t.credential_sha = SHA2(CASE t.kind
+                   WHEN 'user' THEN (SELECT s.password FROM users_secure s WHERE s.id = t.user_id)
+                   WHEN 'patient' THEN (SELECT o.portal_pwd FROM patient_access_onsite o WHERE o.pid = t.pid
+                                          AND BINARY o.portal_login_username = BINARY t.username)
+                   END, 256)) AS credential_ok,
+               (SELECT TIMESTAMPDIFF(SECOND, st.last_updated, NOW()) FROM session_tracker st WHERE st.uuid = t.session_tracker_uuid) AS session_idle
         FROM mmt_api_tokens t
         LEFT JOIN users u ON t.kind = 'user' AND u.id = t.user_id AND BINARY u.username = BINARY t.username
         LEFT JOIN patient_data p ON t.kind = 'patient' AND p.pid = t.pid
@@ -95,16 +153,22 @@ public struct TokenStore: Sendable {
     /// once a minute.
     public func identity(from row: MariaDBRow, hash: [UInt8], logger: Logger) async throws -> Identity? {
         guard var role = Identity.Role(rawValue: try row.decode("role", as: String.self)) else { return nil }
-        switch try row.decode("kind", as: String.self) {
+        let kind = try row.decode("kind", as: String.self)
+        switch kind {
         case "user":
-            guard try row.decode("active", as: Int?.self) == 1 else { return nil }
+            guard try row.decode("active", as: Int?.self) == 1, try row.decode("credential_ok", as: Int?.self) == 1 else { return nil }
             if role != .admin { role = try row.decode("provider", as: Int?.self) == 1 ? .provider : .staff }
         case "patient":
-            guard try row.decode("allow_patient_portal", as: String?.self) == "YES" else { return nil }
+            guard try row.decode("allow_patient_portal", as: String?.self) == "YES", try row.decode("credential_ok", as: Int?.self) == 1 else {
+                return nil
+            }
         case "guest":
-            break
+            guard allowGuests else { return nil }
         default:
             return nil
+        }
+        if try row.decode("source", as: String.self) == "openemr-session" {
+            guard try await sessionIsLive(row, portal: kind == "patient", logger: logger) else { return nil }
         }
         if try row.decode("touch", as: Int.self) == 1 {
             try await database.query("UPDATE mmt_api_tokens SET last_used_at = UTC_TIMESTAMP() WHERE token_hash = \(hash)", logger: logger)
@@ -115,5 +179,21 @@ public struct TokenStore: Sendable {
             fname: try row.decode("fname", as: String.self), lname: try row.decode("lname", as: String.self),
             facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: hash
         )
+    }
+
+    /// A bridged OpenEMR session is still live: its file exists and was written (PHP touches it on every request)
+    /// within the bridge's `OPENEMR_SESSION_MAX_AGE` and, for the portal, OpenEMR's `portal_timeout`; a core session's
+    /// `session_tracker` row was active within OpenEMR's `timeout`.
+    func sessionIsLive(_ row: MariaDBRow, portal: Bool, logger: Logger) async throws -> Bool {
+        guard let sessions, let sessionID = try row.decode("session_id", as: String?.self), PHPSession.isValidSessionID(sessionID) else {
+            return false
+        }
+        let settings = try await sessions.globals.current(logger: logger)
+        if !portal {
+            guard let idle = try row.decode("session_idle", as: Int?.self), idle <= settings.sessionTimeout else { return false }
+        }
+        let maxAge = portal ? min(sessions.maxAge, settings.portalTimeout) : sessions.maxAge
+        let path = sessions.directory + "/sess_" + sessionID
+        return try await sessions.fileThreadPool.runIfActive { SessionBridge.fileAge(path).map { $0 <= maxAge } ?? false }
     }
 }

@@ -60,7 +60,8 @@ struct AuthController: Sendable {
     }
 
     func addRoutes(to router: Router<AppRequestContext>, authenticator: TokenAuthenticator) {
-        let auth = router.group("/api/auth")
+        // Tokens and the caller's details are never stored by a browser or a proxy cache.
+        let auth = router.group("/api/auth").add(middleware: NoStoreMiddleware())
         auth.post("/login", use: loginCore)
         auth.post("/patient-login", use: loginPatient)
         auth.post("/openemr-session", use: bridgeSession)
@@ -72,14 +73,14 @@ struct AuthController: Sendable {
 
     static let forwardedFor = HTTPField.Name("X-Forwarded-For") ?? .via
 
-    /// The client address as OpenEMR records it in `ip_tracking`: `REMOTE_ADDR`, plus ` (<X-Forwarded-For>)` behind
-    /// a trusted proxy.
-    static func clientIP(_ request: Request, _ context: AppRequestContext, trustProxy: Bool) -> String {
-        let remote = context.remoteAddress?.ipAddress ?? "unknown"
-        if trustProxy, let forwarded = request.headers[Self.forwardedFor] {
-            return remote + " (" + String(forwarded.prefix(200)) + ")"
-        }
-        return remote
+    /// The client address that sign-in counters and audit rows use (see `ClientAddressResolver`): the peer, or behind
+    /// a trusted proxy the right-most untrusted `X-Forwarded-For` hop, never a value the client chooses.
+    static func clientIP(_ request: Request, _ context: AppRequestContext, resolver: ClientAddressResolver) -> String {
+        resolver.resolve(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: Self.forwardedFor])
+    }
+
+    private func clientIP(_ request: Request, _ context: AppRequestContext) -> String {
+        Self.clientIP(request, context, resolver: configuration.clientAddressResolver)
     }
 
     private func credentials(_ request: Request) async throws -> CredentialsRequest {
@@ -96,14 +97,14 @@ struct AuthController: Sendable {
     /// `POST /api/auth/login/` → 200 token, 401 invalid credentials, 423 locked, 403 expired or MFA.
     @Sendable func loginCore(_ request: Request, context: AppRequestContext) async throws -> LoginResponse {
         let body = try await credentials(request)
-        let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
+        let ip = clientIP(request, context)
         return LoginResponse(try await login.loginCoreUser(username: body.username, password: body.password, clientIP: ip, logger: context.logger))
     }
 
     /// `POST /api/auth/patient-login/` → a token with role `patient` bound to the portal account's pid.
     @Sendable func loginPatient(_ request: Request, context: AppRequestContext) async throws -> LoginResponse {
         let body = try await credentials(request)
-        let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
+        let ip = clientIP(request, context)
         return LoginResponse(try await login.loginPatient(username: body.username, password: body.password, clientIP: ip, logger: context.logger))
     }
 
@@ -132,7 +133,7 @@ struct AuthController: Sendable {
         guard let sessionID, !sessionID.isEmpty else {
             throw AppError.validation(["session_id": "Send the OpenEMR session cookie or a session_id."])
         }
-        let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
+        let ip = clientIP(request, context)
         return LoginResponse(try await bridge.bridge(sessionID: sessionID, kind: kind, clientIP: ip, logger: context.logger))
     }
 
@@ -152,7 +153,7 @@ struct AuthController: Sendable {
     /// `POST /api/auth/guest/`: demo mode with `BRIDGE_DEMO_GUEST=1` only; a read-only token.
     @Sendable func guest(_ request: Request, context: AppRequestContext) async throws -> LoginResponse {
         guard configuration.demoMode && configuration.demoGuest else { throw AppError.notFound() }
-        let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
+        let ip = clientIP(request, context)
         var identity = Identity(
             role: .guest, userID: nil, username: "guest", groupName: "Default", pid: nil, fname: "Demo", lname: "Guest", facilityID: nil,
             tokenHash: []
@@ -173,15 +174,33 @@ struct AuthController: Sendable {
     /// `POST /api/auth/logout/`: revokes the token for every replica at once.
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        try await tokens.revoke(hash: identity.tokenHash, logger: context.logger)
-        if identity.role != .guest {
-            let ip = Self.clientIP(request, context, trustProxy: configuration.trustProxy)
-            try await audit.record(
-                [AuditEvent(identity.role == .patient ? "portal-logout" : "logout", category: "logout", by: identity, patientID: identity.pid, comments: "success: \(ip)")],
-                logger: context.logger
-            )
+        let ip = clientIP(request, context)
+        let events =
+            identity.role == .guest
+            ? []
+            : [AuditEvent(identity.role == .patient ? "portal-logout" : "logout", category: "logout", by: identity, patientID: identity.pid, comments: "success: \(ip)")]
+        // The revocation and its audit row land together or not at all.
+        try await database.withTransaction(logger: context.logger) { connection in
+            try await tokens.revoke(hash: identity.tokenHash, on: connection)
+            try await audit.write(events, on: connection)
         }
         return Response(status: .noContent)
     }
 }
 
+/// `Cache-Control: no-store` on every answer of a route group (sign-in answers carry tokens).
+struct NoStoreMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            var response = try await next(request, context)
+            response.headers[.cacheControl] = "no-store"
+            return response
+        } catch let error as AppError {
+            var error = error
+            error.headers[.cacheControl] = "no-store"
+            throw error
+        }
+    }
+}

@@ -224,16 +224,19 @@ struct ClinicalController: Sendable {
     struct ProviderResponse: Encodable, Sendable {
         var id: Int
         var uuid: String?
-        var username: String
+        /// Sign-in names are for staff only: absent for patients and guests.
+        var username: String?
         var fname: String
         var lname: String
         var facilityId: Int?
         var specialty: String
     }
 
-    /// `GET /api/openemr/providers/`: active users with `authorized = 1`.
+    /// `GET /api/openemr/providers/`: active users with `authorized = 1`. Patients and guests get what a patient screen
+    /// shows (names, specialty, facility), not the providers' OpenEMR usernames.
     @Sendable func listProviders(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try context.requireIdentity()
+        let identity = try context.requireIdentity()
+        let showUsernames = identity.role != .patient && identity.role != .guest
         let query = RequestInfo.queryDictionary(request)
         let pageRequest = try PageRequest(query: query)
         let result = try await PagedQuery.run(
@@ -243,7 +246,7 @@ struct ClinicalController: Sendable {
         ) { row in
             ProviderResponse(
                 id: try row.decode("id", as: Int.self), uuid: OpenEMRUUID.string(try row.decode("uuid", as: [UInt8]?.self)),
-                username: try row.decode("username", as: String?.self) ?? "", fname: try row.decode("fname", as: String?.self) ?? "",
+                username: showUsernames ? try row.decode("username", as: String?.self) ?? "" : nil, fname: try row.decode("fname", as: String?.self) ?? "",
                 lname: try row.decode("lname", as: String?.self) ?? "", facilityId: try row.decode("facility_id", as: Int?.self),
                 specialty: try row.decode("specialty", as: String?.self) ?? ""
             )

@@ -21,8 +21,8 @@ enum OpenAPIDocument {
         Operation(method: "get", path: "/api/health/", summary: "Service and database health", authenticated: false, responses: [(200, "Health"), (503, "Health")]),
         Operation(method: "get", path: "/metrics", summary: "Prometheus metrics (text)", authenticated: false, responses: [(200, nil)]),
         Operation(method: "get", path: "/api/openapi.json", summary: "This document", authenticated: false, responses: [(200, nil)]),
-        Operation(method: "post", path: "/api/auth/login/", summary: "Sign in with OpenEMR user credentials", authenticated: false, requestSchema: "Credentials", responses: [(200, "Login"), (400, "Error"), (401, "Error"), (403, "Error"), (423, "Error")]),
-        Operation(method: "post", path: "/api/auth/patient-login/", summary: "Sign in with patient portal credentials", authenticated: false, requestSchema: "Credentials", responses: [(200, "Login"), (400, "Error"), (401, "Error")]),
+        Operation(method: "post", path: "/api/auth/login/", summary: "Sign in with OpenEMR user credentials", authenticated: false, requestSchema: "Credentials", responses: [(200, "Login"), (400, "Error"), (401, "Error"), (403, "Error"), (423, "Error"), (503, "Error")]),
+        Operation(method: "post", path: "/api/auth/patient-login/", summary: "Sign in with patient portal credentials", authenticated: false, requestSchema: "Credentials", responses: [(200, "Login"), (400, "Error"), (401, "Error"), (423, "Error"), (503, "Error")]),
         Operation(method: "post", path: "/api/auth/openemr-session/", summary: "Exchange a live OpenEMR PHP session (cookie OpenEMR / PortalOpenEMR, or session_id) for a token", authenticated: false, requestSchema: "SessionBridge", responses: [(200, "Login"), (400, "Error"), (401, "Error"), (503, "Error")]),
         Operation(method: "post", path: "/api/auth/guest/", summary: "Demo guest token (demo mode with BRIDGE_DEMO_GUEST=1 only)", authenticated: false, responses: [(200, "Login"), (404, "Error")]),
         Operation(method: "get", path: "/api/auth/user/", summary: "The current identity", authenticated: true, responses: [(200, "User"), (401, "Error")]),
@@ -102,7 +102,7 @@ enum OpenAPIDocument {
                 required: ["pid"]
             ),
             "EncounterPage": page("Encounter"),
-            "Provider": object(["id": integer, "uuid": nullableString, "username": string, "fname": string, "lname": string, "facility_id": nullableInteger, "specialty": string], required: ["id", "username", "fname", "lname"]),
+            "Provider": object(["id": integer, "uuid": nullableString, "username": string, "fname": string, "lname": string, "facility_id": nullableInteger, "specialty": string], required: ["id", "fname", "lname"]),
             "ProviderPage": page("Provider"),
             "Facility": object(
                 ["id": integer, "uuid": nullableString, "name": string, "phone": string, "street": string, "city": string, "state": string, "postal_code": string, "pos_code": nullableInteger, "service_location": ["type": "boolean"], "billing_location": ["type": "boolean"]],
