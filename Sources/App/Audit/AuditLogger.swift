@@ -72,7 +72,7 @@ public struct AuditLogger: Sendable {
     /// (`innodb_autoinc_lock_mode` 0 or 1, MariaDB's default); otherwise row by row.
     public func write(_ events: [AuditEvent], on connection: MariaDBConnection) async throws {
         guard !events.isEmpty else { return }
-        let timeZone = try await globals.current(logger: connection.logger).timeZone
+        let timeZone = try await globals.current(on: connection).timeZone
         let date = Self.localTimestamp(Date(), timeZone: timeZone)
         guard events.count > 1, try await consecutiveIDs(on: connection) else {
             try await connection.queries(Self.statements(for: events, date: date))
