@@ -412,6 +412,11 @@ def gen_demo() -> str:
 # Fixture
 
 
+# Copied from database.sql in addition to core-tables.sql: OpenEMR clinical tables keyed by patient that a
+# patient delete must find empty (see PatientDeletion.recordTables in Sources/App).
+PATIENT_RECORD_TABLES = ["lists", "prescriptions", "billing", "documents", "pnotes", "immunizations", "insurance_data", "history_data"]
+
+
 def gen_fixture(shared: str) -> str:
     core = open(os.path.join(shared, "core-tables.sql"), encoding="utf-8").read()
     db = open(os.path.join(shared, "database.sql"), encoding="utf-8").read()
@@ -443,6 +448,14 @@ def gen_fixture(shared: str) -> str:
         if stmt not in db:
             sys.exit(f"CREATE TABLE {name} differs from database.sql")
         w(f"-- table: {name}\nDROP TABLE IF EXISTS `{name}`;\n{stmt}\n\n")
+
+    # Clinical tables the service never writes, but checks before a patient delete (ClinicalController):
+    # a patient with rows in them is refused (409 patient_has_records).
+    for name in PATIENT_RECORD_TABLES:
+        cm = re.search(r"CREATE TABLE `%s`\s*\(.*?\n\)[^;]*;" % name, db, re.S)
+        if not cm:
+            sys.exit(f"CREATE TABLE {name} not found in database.sql")
+        w(f"-- table: {name} (patient delete refusal check)\nDROP TABLE IF EXISTS `{name}`;\n{cm.group(0)}\n\n")
 
     w("-- ------------------------------------------------------------------------------------------------\n")
     w("-- Seed rows\n\n")

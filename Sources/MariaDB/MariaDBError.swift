@@ -1,9 +1,10 @@
 /// An error from the MariaDB layer.
 ///
-/// `description` is deliberately generic: it names the error code and the server error number only, so that
-/// SQL text, bound values (patient data) and server messages (which can quote values) never reach a log line or
-/// an HTTP response by accident. `debugDescription` (read with `String(reflecting:)`) adds the server message and
-/// the SQL text, but still never the bound values.
+/// `description` is deliberately generic: it names the error code, the server error number and the SQLSTATE only,
+/// so that SQL text, bound values (patient data) and server messages (which can quote values: `Duplicate entry
+/// 'Smith' for key …`) never reach a log line or an HTTP response by accident. `debugDescription` (read with
+/// `String(reflecting:)`, and by Swift's default printing of a value that holds this error) adds the SQL text
+/// (placeholders only) but never the server message either. Only code that reads `serverMessage` itself sees it.
 public struct MariaDBError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The kind of failure.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
@@ -41,7 +42,8 @@ public struct MariaDBError: Error, Sendable, CustomStringConvertible, CustomDebu
     public var serverErrorNumber: UInt32?
     /// `mysql_sqlstate`, when reported.
     public var sqlState: String?
-    /// The server or client message. May quote values: never put it in a response.
+    /// The server or client message. May quote values: never put it in a log line or a response (neither
+    /// `description` nor `debugDescription` includes it).
     public var serverMessage: String?
     /// The SQL text (with `?` placeholders, never values).
     public var query: String?
@@ -88,9 +90,9 @@ public struct MariaDBError: Error, Sendable, CustomStringConvertible, CustomDebu
         return text + ")"
     }
 
+    /// `description` plus the SQL text (with `?` placeholders). Never the server message, which may quote values.
     public var debugDescription: String {
         var text = description
-        if let serverMessage { text += " message: \(serverMessage)" }
         if let query { text += " query: \(query)" }
         return text
     }

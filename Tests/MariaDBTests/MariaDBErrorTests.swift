@@ -9,7 +9,7 @@ struct MariaDBErrorTests {
         let error = MariaDBError(
             code: .server, serverErrorNumber: 1062, sqlState: "23000",
             serverMessage: "Duplicate entry '\(Self.patientName)' for key 'lname'",
-            query: "INSERT INTO patient_data (lname) VALUES ('\(Self.patientName)')"
+            query: "INSERT INTO patient_data (lname) VALUES (?)"
         )
         let description = error.description
         #expect(!description.contains("Secret"))
@@ -23,9 +23,15 @@ struct MariaDBErrorTests {
         // String(describing:) of the error as `any Error` uses description too.
         let erased: any Error = error
         #expect(!String(describing: erased).contains("Secret"))
-        // debugDescription adds the message and SQL for developers.
-        #expect(error.debugDescription.contains("Duplicate entry"))
+        // debugDescription adds the SQL (placeholders only), never the server message, which quotes the value.
+        #expect(!error.debugDescription.contains("Secret"))
+        #expect(!error.debugDescription.contains("Duplicate entry"))
         #expect(error.debugDescription.contains("INSERT INTO patient_data"))
+        #expect(!String(reflecting: erased).contains("Duplicate entry"))
+        // Nor does Swift's default printing of a value that holds the error (it prints nested values with reflecting).
+        struct Wrapper: Error { var underlying: MariaDBError }
+        #expect(!String(describing: Wrapper(underlying: error)).contains("Duplicate entry"))
+        #expect(error.serverMessage?.contains("Duplicate entry") == true)
     }
 
     @Test func decodingErrorNamesColumnOnly() {

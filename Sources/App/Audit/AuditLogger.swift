@@ -67,12 +67,14 @@ public struct AuditLogger: Sendable {
     }
 
     /// Writes the events on the caller's connection (inside its transaction, so they land with the change or not at
-    /// all). One event: the `log` insert, then `log_comment_encrypt` with `LAST_INSERT_ID()`, in one hop. Batches
-    /// (the read-audit queue): multi-row inserts in a few fixed sizes, when InnoDB hands out consecutive ids for them
-    /// (`innodb_autoinc_lock_mode` 0 or 1, MariaDB's default); otherwise row by row.
+    /// all), and never leases another connection (OpenEMR's time zone is refreshed on this one when stale). One
+    /// event: the `log` insert, then `log_comment_encrypt` with `LAST_INSERT_ID()`, in one hop. Batches (the
+    /// read-audit queue): multi-row inserts in a few fixed sizes, when InnoDB hands out the ids of one insert as one
+    /// evenly spaced run (`innodb_autoinc_lock_mode` 0 or 1, MariaDB's default); otherwise row by row. The spacing is
+    /// the session's `auto_increment_increment` (more than 1 on Galera), read in the same hop as each insert.
     public func write(_ events: [AuditEvent], on connection: MariaDBConnection) async throws {
         guard !events.isEmpty else { return }
-        let timeZone = try await globals.current(logger: connection.logger).timeZone
+        let timeZone = try await globals.current(on: connection).timeZone
         let date = Self.localTimestamp(Date(), timeZone: timeZone)
         guard events.count > 1, try await consecutiveIDs(on: connection) else {
             try await connection.queries(Self.statements(for: events, date: date))
@@ -129,14 +131,18 @@ public struct AuditLogger: Sendable {
                 "\(unescaped: index == 0 ? "" : ", ")(\(date), \(event.event), \(event.category), \(event.user), \(event.groupName), \(comments), '', \(event.patientID), \(event.success ? 1 : 0), '', \(event.logFrom), NULL, NULL)"
             )
         }
-        let firstID = Int64(try await connection.query(logInsert).lastInsertID)
+        // The ids of one multi-row insert are firstID, firstID + step, … (step = auto_increment_increment, read on
+        // this session right after the insert: Galera changes it when nodes join or leave).
+        let results = try await connection.queries([logInsert, "SELECT @@SESSION.auto_increment_increment AS step"])
+        let firstID = Int64(results[0].lastInsertID)
+        let step = Int64(max(1, try results[1].first?.decode("step", as: Int?.self) ?? 1))
         var checksumInsert: MariaDBQuery = "INSERT INTO log_comment_encrypt (log_id, encrypt, checksum, checksum_api, version) VALUES "
         for (index, (event, comments)) in rows.enumerated() {
             let checksum = Self.checksum(
                 date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName, comments: comments,
                 patientID: event.patientID, success: event.success, logFrom: event.logFrom
             )
-            checksumInsert.append("\(unescaped: index == 0 ? "" : ", ")(\(firstID + Int64(index)), 'No', \(checksum), '', 4)")
+            checksumInsert.append("\(unescaped: index == 0 ? "" : ", ")(\(firstID + Int64(index) * step), 'No', \(checksum), '', 4)")
         }
         try await connection.query(checksumInsert)
     }

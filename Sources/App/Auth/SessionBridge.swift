@@ -68,7 +68,7 @@ public struct SessionBridge: Sendable {
         do {
             session = try PHPSession(decoding: bytes, sessionName: kind.rawValue)
         } catch {
-            logger.notice("session bridge refused: session file does not parse", metadata: ["error": "\(error)"])
+            logger.notice("session bridge refused: session file does not parse", metadata: LogSafe.metadata(error))
             throw Self.refused
         }
         // OpenEMR refuses a request whose session has no `site_id`; a session of another site is not ours to bridge.

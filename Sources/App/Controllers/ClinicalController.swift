@@ -152,8 +152,8 @@ struct ClinicalController: Sendable {
     }
 
     /// `DELETE /api/patients/{pid}/`: refused (403 `delete_disabled`) unless `BRIDGE_ALLOW_PATIENT_DELETE=1`, and
-    /// then for admins only. It removes the patient as OpenEMR's "delete patient" does for the tables this service
-    /// knows (demographics, portal access, encounters and their forms, uuid registrations) in one transaction.
+    /// then for admins only; refused (409 `patient_has_records`) while OpenEMR tables this service does not manage
+    /// hold rows of the patient. See `PatientRepository.delete`.
     @Sendable func deletePatient(_ request: Request, context: AppRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
         let pid = try id("pid", context)
@@ -161,23 +161,7 @@ struct ClinicalController: Sendable {
             throw AppError.forbidden("Deleting patients is disabled on this server.", code: "delete_disabled")
         }
         guard identity.isAdmin else { throw AppError.forbidden() }
-        let deleted = try await database.withTransaction(logger: context.logger) { connection -> Bool in
-            guard try await connection.query("SELECT pid FROM patient_data WHERE pid = \(pid) FOR UPDATE").first != nil else { return false }
-            try await connection.queries([
-                "DELETE r FROM uuid_registry r JOIN form_encounter e ON e.uuid = r.uuid WHERE e.pid = \(pid)",
-                "DELETE r FROM uuid_registry r JOIN patient_data p ON p.uuid = r.uuid WHERE p.pid = \(pid)",
-                "DELETE FROM forms WHERE pid = \(pid)",
-                "DELETE FROM form_encounter WHERE pid = \(pid)",
-                "DELETE FROM patient_access_onsite WHERE pid = \(pid)",
-                "DELETE FROM patient_data WHERE pid = \(pid)",
-            ])
-            try await audit.write(
-                [AuditEvent("patient-record-delete", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient deleted via emr-bridge")],
-                on: connection
-            )
-            return true
-        }
-        guard deleted else { throw AppError.notFound() }
+        guard try await patients.delete(pid: pid, by: identity, logger: context.logger) else { throw AppError.notFound() }
         return Response(status: .noContent)
     }
 

@@ -7,8 +7,9 @@ import NIOCore
 
 /// Turns every error into the JSON error shape and the right status; never a stack trace or an empty 500.
 ///
-/// Database outages become 503. Unexpected errors are logged with their debug description (which never holds bound
-/// values) and answered with a generic 500 body.
+/// Database outages become 503. Unexpected errors are logged through `LogSafe` (a MariaDB error by kind, error number
+/// and SQLSTATE only: its server message can quote values) and answered with a generic 500 body; no response body
+/// ever holds an error's own text.
 public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
@@ -32,18 +33,21 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as DecodingError:
             return AppError.response(status: .badRequest, code: "invalid_json", message: "The request body is not valid JSON for this endpoint.", details: JSONBody.details(error))
         case let error as MariaDBError where error.isUnavailable:
-            logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            logger.warning("database unavailable", metadata: LogSafe.metadata(error))
             let unavailable = AppError.databaseUnavailable
             return AppError.response(status: unavailable.status, code: unavailable.code, message: unavailable.message, details: [:], headers: unavailable.headers)
         case let error as MariaDBError where error.isDuplicateKey:
             return AppError.response(status: .conflict, code: "conflict", message: "The record already exists.", details: [:])
         case let error as MariaDBError where error.isRetryableTransactionError:
             return AppError.response(status: .serviceUnavailable, code: "busy", message: "The database is busy; try again.", details: [:], headers: [.retryAfter: "1"])
+        case let error as MariaDBError:
+            logger.error("database error", metadata: LogSafe.metadata(error))
+            return AppError.response(status: .internalServerError, code: "internal_error", message: "Internal server error.", details: [:])
         case let error as ConfigurationError:
             logger.error("configuration error", metadata: ["error": "\(error)"])
             return AppError.response(status: .internalServerError, code: "internal_error", message: "Internal server error.", details: [:])
         default:
-            logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            logger.error("unhandled error", metadata: LogSafe.metadata(error))
             return AppError.response(status: .internalServerError, code: "internal_error", message: "Internal server error.", details: [:])
         }
     }

@@ -285,7 +285,7 @@ struct PatientRepository: Sendable {
     }
 
     /// Creates a patient as `PatientService::insert` does: a fresh pid (MAX+1, serialised with a locking read and
-    /// retried on a clash with a concurrent writer), pubpid = pid when empty, a registered timestamp-first uuid,
+    /// retried on a clash with a concurrent writer; above every pid in `mmt_deleted_patients`), pubpid = pid when empty, a registered timestamp-first uuid,
     /// `date`/`regdate` = now, `created_by`/`updated_by` = the acting user; the audit row lands in the same transaction.
     func create(_ input: PatientInput, by identity: Identity, logger: Logger) async throws -> PatientResponse {
         for attempt in 1...5 {
@@ -317,8 +317,15 @@ struct PatientRepository: Sendable {
 
     /// The inserts of `create`, inside its transaction and named lock.
     private func insert(_ input: PatientInput, by identity: Identity, on connection: MariaDBConnection) async throws -> PatientResponse {
-        let pid = try await connection.query("SELECT COALESCE(MAX(pid), 0) + 1 AS pid FROM patient_data FOR UPDATE").first?
-            .decode("pid", as: Int.self) ?? 1
+        // OpenEMR's MAX(pid) + 1, but never a pid deleted through this service (mmt_deleted_patients): deleting the
+        // highest pid would otherwise hand it to the next patient. Both are locking reads (latest committed rows), in
+        // this order: a concurrent delete holds the patient row, so the first read waits until it commits, and the
+        // second then sees its mmt_deleted_patients row.
+        let maxima = try await connection.queries([
+            "SELECT COALESCE(MAX(pid), 0) AS pid FROM patient_data FOR UPDATE",
+            "SELECT COALESCE(MAX(pid), 0) AS pid FROM mmt_deleted_patients FOR UPDATE",
+        ])
+        let pid = try maxima.map { try $0.first?.decode("pid", as: Int.self) ?? 0 }.max().map { $0 + 1 } ?? 1
         let uuid = try await OpenEMRUUID.register(table: "patient_data", idColumn: "id", on: connection)
         var columns = ["pid", "uuid", "date", "regdate", "created_by", "updated_by", "DOB", "providerID"]
         var values: MariaDBQuery = "\(pid), \(uuid), NOW(), NOW(), \(identity.userID), \(identity.userID), \(input.dob), \(input.providerId ?? 0)"
@@ -385,6 +392,72 @@ struct PatientRepository: Sendable {
             else { return nil }
             return try PatientResponse(row: row)
         }
+    }
+
+    /// OpenEMR tables holding a patient's clinical, billing or scheduling rows that `delete` does not remove:
+    /// (table, patient column, whether that column is text). A patient with a row in any of them (among those
+    /// that exist in the database) is not deleted (409 `patient_has_records`): delete it in OpenEMR instead.
+    static let recordTables: [(table: String, column: String, text: Bool)] = [
+        ("lists", "pid", false), ("prescriptions", "patient_id", false), ("billing", "pid", false), ("documents", "foreign_id", false),
+        ("pnotes", "pid", false), ("immunizations", "patient_id", false), ("insurance_data", "pid", false), ("history_data", "pid", false),
+        ("form_clinical_notes", "pid", false), ("form_soap", "pid", false), ("openemr_postcalendar_events", "pc_pid", true),
+    ]
+
+    /// Deletes a patient in one transaction: refused (409 `patient_has_records`) while any `recordTables` row
+    /// references it; otherwise removes its uuid registrations, encounters and their `forms` rows, portal account
+    /// and demographics, revokes its portal API tokens, records the pid in `mmt_deleted_patients` (never handed
+    /// out again) and writes the audit row. Returns false when there is no such patient.
+    func delete(pid: Int, by identity: Identity, logger: Logger) async throws -> Bool {
+        try await database.withTransaction(logger: logger) { connection -> Bool in
+            guard try await connection.query("SELECT pid FROM patient_data WHERE pid = \(pid) FOR UPDATE").first != nil else { return false }
+            let blocking = try await Self.tablesWithRecords(of: pid, on: connection)
+            if !blocking.isEmpty {
+                throw AppError(
+                    .conflict, code: "patient_has_records",
+                    message: "The patient has records this service does not delete; delete the patient in OpenEMR instead.",
+                    details: ["tables": blocking.joined(separator: ",")]
+                )
+            }
+            try await connection.queries([
+                "DELETE r FROM uuid_registry r JOIN form_encounter e ON e.uuid = r.uuid WHERE e.pid = \(pid)",
+                "DELETE r FROM uuid_registry r JOIN patient_data p ON p.uuid = r.uuid WHERE p.pid = \(pid)",
+                "DELETE FROM forms WHERE pid = \(pid)",
+                "DELETE FROM form_encounter WHERE pid = \(pid)",
+                "DELETE FROM patient_access_onsite WHERE pid = \(pid)",
+                "DELETE FROM patient_data WHERE pid = \(pid)",
+                "UPDATE mmt_api_tokens SET revoked_at = UTC_TIMESTAMP() WHERE kind = 'patient' AND pid = \(pid) AND revoked_at IS NULL",
+                """
+                INSERT INTO mmt_deleted_patients (pid, deleted_at, deleted_by) VALUES (\(pid), UTC_TIMESTAMP(), \(identity.username))
+                ON DUPLICATE KEY UPDATE deleted_at = VALUES(deleted_at), deleted_by = VALUES(deleted_by)
+                """,
+            ])
+            try await audit.write(
+                [AuditEvent("patient-record-delete", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient deleted via emr-bridge")],
+                on: connection
+            )
+            return true
+        }
+    }
+
+    /// The `recordTables` (that exist in this database) holding at least one row of the patient.
+    static func tablesWithRecords(of pid: Int, on connection: MariaDBConnection) async throws -> [String] {
+        let existing = Set(
+            try await connection.query(
+                """
+                SELECT TABLE_NAME AS name FROM information_schema.TABLES
+                WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (\(list: recordTables.map(\.table)))
+                """
+            ).rows.map { try $0.decode("name", as: String.self).lowercased() }
+        )
+        let checked = recordTables.filter { existing.contains($0.table) }
+        guard !checked.isEmpty else { return [] }
+        var query: MariaDBQuery = ""
+        for (index, entry) in checked.enumerated() {
+            query.append("\(unescaped: index == 0 ? "" : " UNION ALL ")(SELECT \(entry.table) AS name FROM \(unescaped: entry.table) WHERE \(unescaped: entry.column) = ")
+            // A text column (openemr_postcalendar_events.pc_pid) is compared as text, so its index is used.
+            if entry.text { query.append("\(String(pid)) LIMIT 1)") } else { query.append("\(pid) LIMIT 1)") }
+        }
+        return try await connection.query(query).rows.map { try $0.decode("name", as: String.self) }
     }
 
     /// `If-Match` holds one or more ETags, or `*`.

@@ -22,12 +22,16 @@ public struct BridgeLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        FileHandle.standardError.write(Data(line(for: event).utf8))
+    }
+
+    /// The line written for `event` (an attached error through `LogSafe`, never its debug text).
+    func line(for event: LogEvent) -> String {
         var explicit = event.metadata ?? [:]
-        if let error = event.error { explicit["error"] = "\(error)" }
-        let line = Self.format(
+        if let error = event.error { explicit["error"] = .string(LogSafe.text(error)) }
+        return Self.format(
             level: event.level, label: label, metadata: merged(explicit), source: event.source, message: event.message, time: Self.timestamp()
         )
-        FileHandle.standardError.write(Data(line.utf8))
     }
 
     private func merged(_ explicit: Logger.Metadata) -> Logger.Metadata {

@@ -55,16 +55,35 @@ public final class OpenEMRGlobalsCache: Sendable {
         self.refreshInterval = refreshInterval
     }
 
+    /// The cached values, refreshed on a pooled connection of its own when older than `refreshInterval`.
+    ///
+    /// Never call this while holding a connection (inside `withConnection`/`withTransaction`): a refresh would lease
+    /// a second one, and with the pool full of such holders every one of them waits out the lease timeout. Use
+    /// `current(on:)` there.
     public func current(logger: Logger) async throws -> OpenEMRGlobals {
-        let now = ContinuousClock.now
-        if let cached = state.withLock({ $0 }), now - cached.fetched < refreshInterval { return cached.value }
-        let rows = try await database.query(
-            "SELECT gl_name, gl_value FROM globals WHERE gl_index = 0 AND gl_name IN (\(list: OpenEMRGlobals.names))", logger: logger
-        ).rows
+        if let cached = fresh() { return cached }
+        return try store(try await database.query(Self.query, logger: logger))
+    }
+
+    /// The cached values, refreshed on the caller's connection (inside its transaction, if any) when stale: never
+    /// leases a connection.
+    public func current(on connection: MariaDBConnection) async throws -> OpenEMRGlobals {
+        if let cached = fresh() { return cached }
+        return try store(try await connection.query(Self.query))
+    }
+
+    static let query: MariaDBQuery = "SELECT gl_name, gl_value FROM globals WHERE gl_index = 0 AND gl_name IN (\(list: OpenEMRGlobals.names))"
+
+    private func fresh() -> OpenEMRGlobals? {
+        guard let cached = state.withLock({ $0 }), ContinuousClock.now - cached.fetched < refreshInterval else { return nil }
+        return cached.value
+    }
+
+    private func store(_ result: MariaDBResult) throws -> OpenEMRGlobals {
         var values: [String: String] = [:]
-        for row in rows { values[try row.decode("gl_name", as: String.self)] = try row.decode("gl_value", as: String.self) }
+        for row in result.rows { values[try row.decode("gl_name", as: String.self)] = try row.decode("gl_value", as: String.self) }
         let globals = OpenEMRGlobals(values: values)
-        state.withLock { $0 = (globals, now) }
+        state.withLock { $0 = (globals, ContinuousClock.now) }
         return globals
     }
 
