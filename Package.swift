@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "emr-bridge", targets: ["EMRBridge"]),
         .library(name: "MariaDB", targets: ["MariaDB"]),
         .library(name: "PasswordCrypt", targets: ["PasswordCrypt"]),
+        .library(name: "OpenEMR", targets: ["OpenEMR"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -57,13 +58,28 @@ let package = Package(
             name: "PHPSerialization",
             swiftSettings: swiftSettings
         ),
+        // The OpenEMR domain: what the API, the command line and the import share. Never Hummingbird or HTTPTypes
+        // (scripts/check-layout.sh checks the dependency graph).
         .target(
-            name: "App",
+            name: "OpenEMR",
             dependencies: [
                 "MariaDB",
                 "PasswordCrypt",
                 "PHPSerialization",
-                "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP skin: router, controllers, middleware, OpenAPI, and where a domain error becomes a status code.
+        .target(
+            name: "App",
+            dependencies: [
+                "OpenEMR",
+                "MariaDB",
+                "PasswordCrypt",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -76,6 +92,8 @@ let package = Package(
             name: "EMRBridge",
             dependencies: [
                 "App",
+                "OpenEMR",
+                "MariaDB",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,6 +128,7 @@ let package = Package(
             name: "AppTests",
             dependencies: [
                 "App",
+                "OpenEMR",
                 "MariaDB",
                 "EMRTestSupport",
                 "PasswordCrypt",

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import MariaDB
+public import OpenEMR
 
 /// Everything the service reads from its environment. Each key is documented in the README.
 public struct AppConfiguration: Sendable {
@@ -181,16 +182,5 @@ struct EnvironmentReader {
         case "0", "false", "no", "off": return false
         default: throw ConfigurationError(key: key, message: "must be 1/0, true/false, yes/no or on/off")
         }
-    }
-}
-
-extension StringProtocol {
-    /// Trims the given characters (ASCII) from both ends.
-    func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        var slice = Substring(self)
-        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
-        return String(slice)
     }
 }

@@ -2,6 +2,7 @@ public import Foundation
 public import Hummingbird
 import Logging
 public import NIOCore
+public import OpenEMR
 
 /// The request context of every route: the core context, the remote address and, after authentication, the
 /// caller's identity.

@@ -6,6 +6,7 @@ import NIOPosix
 public import PasswordCrypt
 public import Prometheus
 import ServiceLifecycle
+public import OpenEMR
 
 /// Builds the whole service: the MariaDB client (a service of the application), the repositories, the router.
 ///

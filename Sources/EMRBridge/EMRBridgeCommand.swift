@@ -6,6 +6,7 @@ import Logging
 import MariaDB
 import Metrics
 import Prometheus
+import OpenEMR
 
 /// `emr-bridge`: the EMRBridge service and its maintenance commands.
 @main

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 /// Log lines as `BridgeLogHandler` writes them, kept in memory.
 final class CapturedLogs: Sendable {

@@ -2,6 +2,7 @@ import Logging
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 @Suite struct BridgeLogHandlerTests {
     @Test func linesLookLikeStreamLogHandlersWithMetadataSortedAndMerged() {

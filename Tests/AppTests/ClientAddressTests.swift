@@ -1,6 +1,7 @@
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 @Suite("Client address behind proxies")
 struct ClientAddressTests {

@@ -6,6 +6,7 @@ import NIOCore
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 /// The clinical API's pure parts: paging, links, filters, input validation, uuids, ETags. No database.
 @Suite("Clinical: units")
@@ -40,7 +41,8 @@ struct ClinicalUnitTests {
         do {
             _ = try PageRequest(query: query)
             Issue.record("accepted \(query)")
-        } catch let error as AppError {
+        } catch let domain as OpenEMRError {
+            let error = AppError(domain)  // the status the API answers
             #expect(error.status == .badRequest)
             #expect(error.code == "validation_error")
             #expect(error.details.keys.sorted() == fields)
@@ -63,7 +65,8 @@ struct ClinicalUnitTests {
             do {
                 _ = try PageRequest(page: page, size: 50).resolved(count: count)
                 Issue.record("page \(page) of \(count) accepted")
-            } catch let error as AppError {
+            } catch let domain as OpenEMRError {
+                let error = AppError(domain)  // the status the API answers
                 #expect(error.status == .notFound)
                 #expect(error.code == "not_found")
             }
@@ -156,7 +159,8 @@ struct ClinicalUnitTests {
             do {
                 _ = try PatientFilter(query: ["ordering": bad])
                 Issue.record("ordering \(bad) accepted")
-            } catch let error as AppError {
+            } catch let domain as OpenEMRError {
+                let error = AppError(domain)  // the status the API answers
                 #expect(error.status == .badRequest)
                 #expect(error.details.keys.sorted() == ["ordering"], "\(bad)")
             }
@@ -166,7 +170,7 @@ struct ClinicalUnitTests {
     @Test func filterValidatesDOB() throws {
         #expect(try PatientFilter(query: ["dob": "1942-07-31"]).dob == "1942-07-31")
         for bad in ["1942-7-31", "1942-02-30", "yesterday", "", "1942-07-31 10:00:00"] {
-            #expect(throws: AppError.self, "\(bad)") { try PatientFilter(query: ["dob": bad]) }
+            #expect(throws: OpenEMRError.self, "\(bad)") { try PatientFilter(query: ["dob": bad]) }
         }
         #expect(try PatientFilter(query: ["sex": ""]).sex == nil)
         #expect(try PatientFilter(query: ["search": "   "]).search == nil)
@@ -291,7 +295,8 @@ struct ClinicalUnitTests {
         do {
             _ = try encounterInput(json).validated()
             Issue.record("accepted \(json)")
-        } catch let error as AppError {
+        } catch let domain as OpenEMRError {
+            let error = AppError(domain)  // the status the API answers
             #expect(error.status == .badRequest)
             #expect(error.code == "validation_error")
             #expect(error.details.keys.sorted() == [field], "\(json): \(error.details)")

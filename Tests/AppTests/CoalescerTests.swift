@@ -2,6 +2,7 @@ import Synchronization
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 /// The batching logic on its own, with a loader that records its calls and waits until released.
 @Suite struct CoalescerTests {

@@ -9,6 +9,7 @@ import NIOCore
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 /// Every AppTests suite that talks to the live MariaDB, in ONE serialized parent suite: no two of them run at once,
 /// so the restart suite (which stops the server) cannot break a sibling of this target.

@@ -8,6 +8,7 @@ import NIOCore
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 // MARK: - Helpers of this file
 

@@ -9,6 +9,7 @@ import Prometheus
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 extension LiveAppTests {
     /// Issue 2: health, JSON errors, body limit, CORS, metrics, secrets refused outside demo mode.

@@ -8,6 +8,7 @@ import NIOCore
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 extension LiveAppTests {
     /// Issue 13 (sign-in and audit hardening): audited writes with a small pool, batched audit rows under

@@ -7,6 +7,7 @@ import NIOCore
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 extension LiveAppTests {
     /// Issue 3: sign-in with OpenEMR credentials and OpenEMR's rules, opaque tokens, audit rows.

@@ -8,6 +8,7 @@ import MariaDB
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 extension LiveAppTests {
     /// `emr-bridge migrate`: the OpenEMR table check and the service's own versioned migrations.

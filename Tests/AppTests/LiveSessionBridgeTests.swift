@@ -7,6 +7,7 @@ import MariaDB
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 /// Writes OpenEMR session files with PHP's own session code (`session_start()` / `session_write_close()`, files
 /// handler, `php` serializer), in OpenEMR 8.2's namespaced layout or the flat 6.0–8.0 layout.

@@ -8,6 +8,7 @@ import NIOPosix
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 extension LiveAppTests {
     /// Issue 13: sign-in holds against an attacker: parallel guessing, spoofed addresses, floods, tokens that outlive

@@ -8,6 +8,7 @@ import MariaDB
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 extension LiveAppTests {
     /// Stops and restarts MariaDB under a running app (`EMR_TEST_MARIADB_CTL`). This file's name sorts last, so the

@@ -3,6 +3,7 @@ import MariaDB
 import Testing
 
 @testable import App
+@testable import OpenEMR
 
 /// The hand-written JSON of the hottest response must say exactly what the `Encodable` one says.
 @Suite("Patient JSON")

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import OpenEMR
 
 /// The client address that sign-in counters (`ip_tracking`, the portal throttle) and audit rows use.
 ///

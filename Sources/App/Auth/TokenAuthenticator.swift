@@ -1,5 +1,6 @@
 public import Hummingbird
 import Logging
+public import OpenEMR
 
 /// Resolves the bearer token (or DRF's `Token` scheme) to an identity and sets `context.identity`; 401 otherwise.
 ///

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MariaDB
+import OpenEMR
 
 /// `/api/auth/…`: sign-in with OpenEMR credentials, the OpenEMR session bridge, the current user, logout.
 struct AuthController: Sendable {
@@ -201,6 +202,10 @@ struct NoStoreMiddleware: RouterMiddleware {
             var error = error
             error.headers[.cacheControl] = "no-store"
             throw error
+        } catch let error as OpenEMRError {
+            var converted = AppError(error)
+            converted.headers[.cacheControl] = "no-store"
+            throw converted
         }
     }
 }

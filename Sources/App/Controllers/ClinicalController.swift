@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MariaDB
+import OpenEMR
 
 /// The clinical API for the Flutter apps, on the Django bridge's paths: patients, encounters, providers,
 /// facilities. Every route needs a token; reads and writes of patient data are audited in OpenEMR's log.

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MariaDB
 import Prometheus
+import OpenEMR
 
 /// `GET /api/health/` and `GET /metrics`.
 struct HealthController: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import OpenEMR
 
 /// The OpenAPI 3.1 description of every endpoint, served at `GET /api/openapi.json`.
 ///

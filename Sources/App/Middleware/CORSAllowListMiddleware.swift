@@ -1,5 +1,6 @@
 import HTTPTypes
 public import Hummingbird
+import OpenEMR
 
 /// CORS for the configured Flutter web origins (`CORS_ALLOWED_ORIGINS`), including preflight requests.
 ///

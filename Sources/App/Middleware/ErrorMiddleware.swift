@@ -4,6 +4,7 @@ public import Hummingbird
 import Logging
 import MariaDB
 import NIOCore
+import OpenEMR
 
 /// Turns every error into the JSON error shape and the right status; never a stack trace or an empty 500.
 ///
@@ -24,6 +25,10 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     static func response(for error: any Error, logger: Logger) -> Response {
         switch error {
         case let error as AppError:
+            return AppError.response(status: error.status, code: error.code, message: error.message, details: error.details, headers: error.headers)
+        case let domain as OpenEMRError:
+            if domain.kind == .inconsistent { logger.error("internal inconsistency", metadata: ["error": "\(domain.message)"]) }
+            let error = AppError(domain)
             return AppError.response(status: error.status, code: error.code, message: error.message, details: error.details, headers: error.headers)
         case let error as HTTPError:
             let (code, message) = describe(error.status)

@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Logging
+import OpenEMR
 
 /// One log line per request with method, route, status and duration.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+public import OpenEMR
 public import HTTPTypes
 public import Hummingbird
 
@@ -66,6 +67,31 @@ public struct AppError: Error, HTTPResponseError, Sendable, CustomStringConverti
         .serviceUnavailable, code: "database_unavailable", message: "The database is not reachable right now; try again shortly.",
         headers: [.retryAfter: "5"]
     )
+}
+
+extension AppError {
+    /// The one place where a domain error becomes an HTTP status (and `Retry-After`).
+    public init(_ error: OpenEMRError) {
+        let status: HTTPResponse.Status
+        switch error.kind {
+        case .invalid: status = .badRequest
+        case .unauthenticated: status = .unauthorized
+        case .forbidden: status = .forbidden
+        case .notFound: status = .notFound
+        case .conflict: status = .conflict
+        case .staleVersion: status = .preconditionFailed
+        case .locked: status = HTTPResponse.Status(code: 423, reasonPhrase: "Locked")
+        case .unavailable: status = .serviceUnavailable
+        case .inconsistent: status = .internalServerError
+        }
+        var headers: HTTPFields = [:]
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if error.kind == .inconsistent {
+            self.init(status, code: "internal_error", message: "Internal server error.", headers: headers)
+        } else {
+            self.init(status, code: error.code, message: error.message, details: error.details, headers: headers)
+        }
+    }
 }
 
 /// Minimal JSON text helpers for hand-written bodies.

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import OpenEMR
 
 /// Log lines on standard error in the format of swift-log's `StreamLogHandler`
 /// (`<time> <level> <label>: <key=value …> [<source>] <message>`), except that metadata is formatted only when a

@@ -1,12 +1,12 @@
-import Foundation
-import Logging
-import MariaDB
+public import Foundation
+public import Logging
+public import MariaDB
 
 /// An encounter, with OpenEMR's API field names.
-struct EncounterResponse: Encodable, Sendable, Equatable {
-    var encounter: Int
+public struct EncounterResponse: Encodable, Sendable, Equatable {
+    public var encounter: Int
     var uuid: String?
-    var pid: Int
+    public var pid: Int
     var date: String?
     var reason: String
     var facilityId: Int?
@@ -40,13 +40,13 @@ struct EncounterResponse: Encodable, Sendable, Equatable {
         lastUpdate = try row.decode("last_update", as: MariaDBDateTime?.self).map(\.description)
     }
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case encounter, uuid, pid, date, reason, facilityId = "facility_id", facilityName = "facility_name", providerId = "provider_id"
         case pcCatid = "pc_catid", classCode = "class_code", posCode = "pos_code", sensitivity, externalId = "external_id"
         case lastUpdate = "last_update"
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(encounter, forKey: .encounter)
         try c.encode(uuid, forKey: .uuid)
@@ -66,7 +66,7 @@ struct EncounterResponse: Encodable, Sendable, Equatable {
 }
 
 /// A new encounter, validated: the one shape both `POST /api/encounters/` and the batch import use.
-struct NewEncounter: Sendable, Equatable {
+public struct NewEncounter: Sendable, Equatable {
     var pid: Int
     /// `YYYY-MM-DD HH:MM:SS`.
     var date: MariaDBDateTime
@@ -81,7 +81,7 @@ struct NewEncounter: Sendable, Equatable {
 }
 
 /// The JSON body of `POST /api/encounters/`.
-struct EncounterInput: Decodable, Sendable {
+public struct EncounterInput: Decodable, Sendable {
     var pid: Int?
     var date: String?
     var reason: String?
@@ -95,7 +95,7 @@ struct EncounterInput: Decodable, Sendable {
 
     /// Validates and applies OpenEMR's defaults (date: now in OpenEMR's time zone `gbl_time_zone`, pc_catid 5,
     /// class_code AMB, sensitivity normal).
-    func validated(now: Date = Date(), timeZone: String = "") throws -> NewEncounter {
+    public func validated(now: Date = Date(), timeZone: String = "") throws -> NewEncounter {
         var details: [String: String] = [:]
         if pid == nil { details["pid"] = "This field is required." }
         var when: MariaDBDateTime?
@@ -114,7 +114,7 @@ struct EncounterInput: Decodable, Sendable {
         if let externalId, externalId.unicodeScalars.count > 20 { details["external_id"] = "Ensure this field has no more than 20 characters." }
         if let posCode, !(0...99).contains(posCode) { details["pos_code"] = "Must be a two-digit place of service code." }
         if let pcCatid, pcCatid <= 0 || pcCatid > Int(Int32.max) { details["pc_catid"] = "Must be a calendar category id." }
-        if !details.isEmpty { throw AppError.validation(details) }
+        if !details.isEmpty { throw OpenEMRError.validation(details) }
         let current = when ?? {
             MariaDBDateTime(parsing: AuditLogger.localTimestamp(now, timeZone: timeZone)) ?? MariaDBDateTime(year: 1970, month: 1, day: 1)
         }()
@@ -126,13 +126,13 @@ struct EncounterInput: Decodable, Sendable {
 }
 
 /// Filters for `GET /api/encounters/`.
-struct EncounterFilter: Sendable {
+public struct EncounterFilter: Sendable {
     var pid: Int?
     var provider: Int?
     var dateFrom: String?
     var dateTo: String?
 
-    init(query: [String: String], onlyPID: Int?) throws {
+    public init(query: [String: String], onlyPID: Int?) throws {
         var details: [String: String] = [:]
         func int(_ key: String) -> Int? {
             guard let text = query[key], !text.isEmpty else { return nil }
@@ -154,7 +154,7 @@ struct EncounterFilter: Sendable {
         provider = int("provider")
         dateFrom = date("date_from")
         dateTo = date("date_to")
-        if !details.isEmpty { throw AppError.validation(details) }
+        if !details.isEmpty { throw OpenEMRError.validation(details) }
         if let onlyPID {
             // A patient asking for someone else's encounters sees none (no existence leak).
             if let pid, pid != onlyPID { self.pid = -1 } else { self.pid = onlyPID }
@@ -177,17 +177,22 @@ struct EncounterFilter: Sendable {
 /// Reads encounters and creates them exactly as OpenEMR's `EncounterService::insertEncounter` + `addForm` do
 /// (REFERENCE.md §4): number from `sequences` on the same connection, a registered uuid, the `form_encounter` row
 /// with the facility's name and POS code, and the `newpatient` `forms` row that makes it show in OpenEMR.
-struct EncounterRepository: Sendable {
+public struct EncounterRepository: Sendable {
     let database: MariaDBClient
     let audit: AuditLogger
 
-    func find(encounter: Int, logger: Logger) async throws -> EncounterResponse? {
+    public init(database: MariaDBClient, audit: AuditLogger) {
+        self.database = database
+        self.audit = audit
+    }
+
+    public func find(encounter: Int, logger: Logger) async throws -> EncounterResponse? {
         try await database.query(
             "SELECT \(unescaped: EncounterResponse.columns) FROM form_encounter WHERE encounter = \(encounter) ORDER BY id LIMIT 1", logger: logger
         ).first.map(EncounterResponse.init(row:))
     }
 
-    func list(_ filter: EncounterFilter, page: PageRequest, logger: Logger) async throws -> (count: Int, page: PageRequest, items: [EncounterResponse]) {
+    public func list(_ filter: EncounterFilter, page: PageRequest, logger: Logger) async throws -> (count: Int, page: PageRequest, items: [EncounterResponse]) {
         try await PagedQuery.run(
             database: database, logger: logger, columns: EncounterResponse.columns, from: "form_encounter WHERE \(fragment: filter.whereClause)",
             orderBy: "date DESC, encounter DESC", page: page, map: EncounterResponse.init(row:)
@@ -195,14 +200,14 @@ struct EncounterRepository: Sendable {
     }
 
     /// Creates one encounter in its own transaction.
-    func create(_ new: NewEncounter, by identity: Identity, logger: Logger) async throws -> EncounterResponse {
+    public func create(_ new: NewEncounter, by identity: Identity, logger: Logger) async throws -> EncounterResponse {
         try await database.withTransaction(logger: logger) { connection in
             try await Self.insert(new, by: identity, on: connection, audit: audit)
         }
     }
 
     /// The shared insert path (API and batch import): runs on the caller's connection, inside its transaction.
-    /// Throws `AppError.validation` when the patient, facility or provider does not exist.
+    /// Throws `OpenEMRError.validation` when the patient, facility or provider does not exist.
     static func insert(_ new: NewEncounter, by identity: Identity, on connection: MariaDBConnection, audit: AuditLogger) async throws
         -> EncounterResponse
     {
@@ -224,7 +229,7 @@ struct EncounterRepository: Sendable {
                 """
             ).first
         else {
-            throw AppError.validation(["facility_id": new.facilityID == nil ? "No service facility is configured." : "Unknown facility."])
+            throw OpenEMRError.validation(["facility_id": new.facilityID == nil ? "No service facility is configured." : "Unknown facility."])
         }
         var details: [String: String] = [:]
         if try refs.decode("patient", as: Int.self) == 0 { details["pid"] = "Unknown patient." }
@@ -233,7 +238,7 @@ struct EncounterRepository: Sendable {
         } else if try refs.decode("provider", as: Int.self) == 0 {
             details["provider_id"] = "Unknown or inactive provider."
         }
-        if !details.isEmpty { throw AppError.validation(details) }
+        if !details.isEmpty { throw OpenEMRError.validation(details) }
         let facility = try refs.decode("facility_id", as: Int.self)
         let facilityName = try refs.decode("facility_name", as: String?.self) ?? ""
         let facilityPOS = try refs.decode("pos_code", as: Int?.self)
@@ -242,7 +247,7 @@ struct EncounterRepository: Sendable {
         // 1. The encounter number from `sequences`, on this connection (ADOdb GenID).
         try await connection.query("UPDATE sequences SET id = LAST_INSERT_ID(id + 1)")
         guard let number = try await connection.query("SELECT LAST_INSERT_ID() AS id").first?.decode("id", as: Int.self) else {
-            throw MigrationError(message: "sequences did not return a number")
+            throw OpenEMRError.inconsistent("sequences did not return a number")
         }
         // 2. The uuid, registered.
         let uuid = try await OpenEMRUUID.register(table: "form_encounter", idColumn: "id", on: connection)
@@ -271,7 +276,7 @@ struct EncounterRepository: Sendable {
         )
         guard let row = try await connection.query(
             "SELECT \(unescaped: EncounterResponse.columns) FROM form_encounter WHERE id = \(Int64(inserted.lastInsertID))"
-        ).first else { throw MigrationError(message: "encounter not readable after insert") }
+        ).first else { throw OpenEMRError.inconsistent("encounter not readable after insert") }
         return try EncounterResponse(row: row)
     }
 }

@@ -1,12 +1,11 @@
-import Foundation
-import HTTPTypes
-import Logging
-import MariaDB
-import PasswordCrypt
+public import Foundation
+public import Logging
+public import MariaDB
+public import PasswordCrypt
 
 /// A patient as the API shows it (OpenEMR's `patient_data`, names as the Django bridge used them).
-struct PatientResponse: Encodable, Sendable, Equatable {
-    var pid: Int
+public struct PatientResponse: Encodable, Sendable, Equatable {
+    public var pid: Int
     var pubpid: String
     var uuid: String?
     var title: String
@@ -30,18 +29,18 @@ struct PatientResponse: Encodable, Sendable, Equatable {
     /// Strong validator: a digest of the JSON representation, so it changes whenever any shown field changes.
     var etag: String { Self.etag(of: json) }
 
-    static func etag(of json: [UInt8]) -> String {
+    public static func etag(of json: [UInt8]) -> String {
         "\"" + Digest.hex(Digest.sha256(json).prefix(16)) + "\""
     }
 
     /// Explicit keys so that nulls are written (`"dob": null`) as DRF does.
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case pid, pubpid, uuid, title, fname, mname, lname, dob, sex, email
         case phoneHome = "phone_home", phoneCell = "phone_cell", street, city, state, postalCode = "postal_code"
         case countryCode = "country_code", status, providerId = "provider_id", dateCreated = "date_created"
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(pid, forKey: .pid)
         try c.encode(pubpid, forKey: .pubpid)
@@ -67,7 +66,7 @@ struct PatientResponse: Encodable, Sendable, Equatable {
 
     /// The same JSON as `Encodable` produces (same keys, order and nulls), written directly into bytes: the hottest
     /// response skips `JSONEncoder`'s reflection and dynamic casts.
-    var json: [UInt8] {
+    public var json: [UInt8] {
         var w = JSONWriter(capacity: 640)
         w.raw("{\"pid\":"); w.int(pid)
         w.raw(",\"pubpid\":"); w.string(pubpid)
@@ -96,7 +95,7 @@ struct PatientResponse: Encodable, Sendable, Equatable {
     static let columns =
         "pid, pubpid, uuid, title, fname, mname, lname, DOB, sex, email, phone_home, phone_cell, street, city, state, postal_code, country_code, status, providerID, date"
 
-    init(row: MariaDBRow) throws {
+    public init(row: MariaDBRow) throws {
         func text(_ name: String) throws -> String { try row.decode(name, as: String?.self) ?? "" }
         pid = try row.decode("pid", as: Int.self)
         pubpid = try text("pubpid")
@@ -124,7 +123,7 @@ struct PatientResponse: Encodable, Sendable, Equatable {
 }
 
 /// The writable patient fields, from a JSON body. `nil` means "not sent".
-struct PatientInput: Decodable, Sendable {
+public struct PatientInput: Decodable, Sendable {
     var pubpid: String?
     var title: String?
     var fname: String?
@@ -155,7 +154,7 @@ struct PatientInput: Decodable, Sendable {
     }
 
     /// Field errors; `requireAll` for create (and PUT): fname, lname, sex, dob.
-    func validate(requireAll: Bool) -> [String: String] {
+    public func validate(requireAll: Bool) -> [String: String] {
         var details: [String: String] = [:]
         if requireAll {
             for (name, value) in [("fname", fname), ("lname", lname), ("sex", sex), ("dob", dob)] where (value ?? "").isEmpty {
@@ -190,18 +189,18 @@ struct PatientInput: Decodable, Sendable {
 }
 
 /// Filters for `GET /api/patients/`.
-struct PatientFilter: Sendable {
+public struct PatientFilter: Sendable {
     var search: String?
     var dob: String?
     var sex: String?
     /// For patient tokens: only this pid.
-    var onlyPID: Int?
+    public var onlyPID: Int?
     /// A column and direction from an allow-list.
     var ordering: String = "pid ASC"
 
     static let orderable = ["pid": "pid", "pubpid": "pubpid", "fname": "fname", "lname": "lname", "dob": "DOB", "date_created": "date"]
 
-    init(query: [String: String]) throws {
+    public init(query: [String: String]) throws {
         var details: [String: String] = [:]
         search = query["search"].map { $0.trimmingCharacters(in: " ") }.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
         if let dob = query["dob"] {
@@ -226,7 +225,7 @@ struct PatientFilter: Sendable {
             if !parts.contains(where: { $0.hasPrefix("pid ") }) { parts.append("pid ASC") }
             self.ordering = parts.joined(separator: ", ")
         }
-        if !details.isEmpty { throw AppError.validation(details) }
+        if !details.isEmpty { throw OpenEMRError.validation(details) }
     }
 
     /// The WHERE clause. Each search word must prefix-match a name part, pubpid, a phone number or the email
@@ -268,16 +267,21 @@ struct PatientFilter: Sendable {
 }
 
 /// Reads and writes `patient_data` the way OpenEMR does.
-struct PatientRepository: Sendable {
+public struct PatientRepository: Sendable {
     let database: MariaDBClient
     let audit: AuditLogger
+
+    public init(database: MariaDBClient, audit: AuditLogger) {
+        self.database = database
+        self.audit = audit
+    }
 
     /// The select of one or more patients by pid (one row per existing pid).
     static func findQuery(pids: [Int]) -> MariaDBQuery {
         "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid IN (\(paddedList: pids))"
     }
 
-    func list(_ filter: PatientFilter, page: PageRequest, logger: Logger) async throws -> (count: Int, page: PageRequest, items: [PatientResponse]) {
+    public func list(_ filter: PatientFilter, page: PageRequest, logger: Logger) async throws -> (count: Int, page: PageRequest, items: [PatientResponse]) {
         try await PagedQuery.run(
             database: database, logger: logger, columns: PatientResponse.columns, from: "patient_data WHERE \(fragment: filter.whereClause)",
             orderBy: filter.ordering, page: page, map: PatientResponse.init(row:)
@@ -287,7 +291,7 @@ struct PatientRepository: Sendable {
     /// Creates a patient as `PatientService::insert` does: a fresh pid (MAX+1, serialised with a locking read and
     /// retried on a clash with a concurrent writer; above every pid in `mmt_deleted_patients`), pubpid = pid when empty, a registered timestamp-first uuid,
     /// `date`/`regdate` = now, `created_by`/`updated_by` = the acting user; the audit row lands in the same transaction.
-    func create(_ input: PatientInput, by identity: Identity, logger: Logger) async throws -> PatientResponse {
+    public func create(_ input: PatientInput, by identity: Identity, logger: Logger) async throws -> PatientResponse {
         for attempt in 1...5 {
             do {
                 return try await database.withTransaction(logger: logger) { connection in
@@ -298,7 +302,7 @@ struct PatientRepository: Sendable {
                     // it before that commit waits on the uncommitted row in the MAX read, then sees it.
                     let locked = try await connection.query("SELECT GET_LOCK('emr_bridge_new_pid', 10) AS locked").first?
                         .decode("locked", as: Int?.self)
-                    guard locked == 1 else { throw AppError(.serviceUnavailable, code: "busy", message: "The database is busy; try again.") }
+                    guard locked == 1 else { throw OpenEMRError.busy }
                     do {
                         let created = try await insert(input, by: identity, on: connection)
                         try await connection.query("SELECT RELEASE_LOCK('emr_bridge_new_pid')")
@@ -312,7 +316,7 @@ struct PatientRepository: Sendable {
                 logger.debug("patient create raced another writer; retrying", metadata: ["attempt": "\(attempt)"])
             }
         }
-        throw AppError(.serviceUnavailable, code: "busy", message: "The database is busy; try again.")
+        throw OpenEMRError.busy
     }
 
     /// The inserts of `create`, inside its transaction and named lock.
@@ -351,21 +355,21 @@ struct PatientRepository: Sendable {
         )
         guard let created = try await connection.query(
             "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid)"
-        ).first else { throw AppError.conflict("The patient could not be read back.") }
+        ).first else { throw OpenEMRError.inconsistent("The patient could not be read back.") }
         return try PatientResponse(row: created)
     }
 
     /// Updates only the sent fields. With `ifMatch`, the row is locked and its current ETag compared first (412 when
     /// stale), so concurrent updates never overwrite each other unseen.
-    func update(pid: Int, _ input: PatientInput, ifMatch: String?, by identity: Identity, logger: Logger) async throws -> PatientResponse? {
+    public func update(pid: Int, _ input: PatientInput, ifMatch: String?, by identity: Identity, logger: Logger) async throws -> PatientResponse? {
         try await database.withTransaction(logger: logger) { connection in
             guard let currentRow = try await connection.query(
                 "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid) FOR UPDATE"
             ).first else { return nil }
             let current = try PatientResponse(row: currentRow)
             if let ifMatch, !Self.matches(ifMatch, etag: current.etag) {
-                throw AppError(
-                    .preconditionFailed, code: "precondition_failed", message: "The patient was changed by someone else; reload and retry.",
+                throw OpenEMRError(
+                    .staleVersion, code: "precondition_failed", message: "The patient was changed by someone else; reload and retry.",
                     details: ["etag": current.etag]
                 )
             }
@@ -407,12 +411,12 @@ struct PatientRepository: Sendable {
     /// references it; otherwise removes its uuid registrations, encounters and their `forms` rows, portal account
     /// and demographics, revokes its portal API tokens, records the pid in `mmt_deleted_patients` (never handed
     /// out again) and writes the audit row. Returns false when there is no such patient.
-    func delete(pid: Int, by identity: Identity, logger: Logger) async throws -> Bool {
+    public func delete(pid: Int, by identity: Identity, logger: Logger) async throws -> Bool {
         try await database.withTransaction(logger: logger) { connection -> Bool in
             guard try await connection.query("SELECT pid FROM patient_data WHERE pid = \(pid) FOR UPDATE").first != nil else { return false }
             let blocking = try await Self.tablesWithRecords(of: pid, on: connection)
             if !blocking.isEmpty {
-                throw AppError(
+                throw OpenEMRError(
                     .conflict, code: "patient_has_records",
                     message: "The patient has records this service does not delete; delete the patient in OpenEMR instead.",
                     details: ["tables": blocking.joined(separator: ",")]
@@ -461,7 +465,7 @@ struct PatientRepository: Sendable {
     }
 
     /// `If-Match` holds one or more ETags, or `*`.
-    static func matches(_ header: String, etag: String) -> Bool {
+    public static func matches(_ header: String, etag: String) -> Bool {
         header.split(separator: ",").contains { candidate in
             let tag = candidate.trimmingCharacters(in: " ")
             return tag == "*" || tag == etag || tag == "W/" + etag

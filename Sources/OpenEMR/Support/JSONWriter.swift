@@ -2,10 +2,10 @@
 ///
 /// Strings are escaped as `JSONEncoder` escapes them, plus U+2028 and U+2029 so that the text is also valid
 /// JavaScript.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
 
-    init(capacity: Int) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int) { bytes.reserveCapacity(capacity) }
 
     /// Appends literal JSON (keys, punctuation): written by the caller, never user input.
     mutating func raw(_ text: StaticString) {
@@ -13,7 +13,7 @@ struct JSONWriter {
     }
 
     /// Appends `"text"` with escapes, or `null`.
-    mutating func string(_ text: String?) {
+    public mutating func string(_ text: String?) {
         guard var text else { return raw("null") }
         bytes.append(UInt8(ascii: "\""))
         text.withUTF8 { utf8 in

@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 public import Logging
 public import MariaDB
-import PasswordCrypt
+public import PasswordCrypt
 
 /// Checks that the OpenEMR tables the service needs exist, and applies the service's own versioned migrations
 /// (`sql/migrations/NNNN_name.sql`, `mmt_` tables only), recorded in `mmt_schema_migrations`.
@@ -63,16 +63,16 @@ public struct Migrator: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
         } catch {
-            throw ConfigurationError(key: "BRIDGE_SQL_DIR", message: "has no readable migrations folder at \(folder.path)")
+            throw MigrationError(message: "BRIDGE_SQL_DIR has no readable migrations folder at \(folder.path)")
         }
         var seen = Set<Int>()
         return try names.map { name in
             let prefix = name.prefix { $0.isNumber }
             guard let version = Int(prefix), !prefix.isEmpty else {
-                throw ConfigurationError(key: "BRIDGE_SQL_DIR", message: "has a migration without a numeric prefix: \(name)")
+                throw MigrationError(message: "BRIDGE_SQL_DIR has a migration without a numeric prefix: \(name)")
             }
             guard seen.insert(version).inserted else {
-                throw ConfigurationError(key: "BRIDGE_SQL_DIR", message: "has two migrations with version \(version)")
+                throw MigrationError(message: "BRIDGE_SQL_DIR has two migrations with version \(version)")
             }
             let data = try Data(contentsOf: folder.appendingPathComponent(name))
             let sql = String(decoding: data, as: UTF8.self)
@@ -161,7 +161,8 @@ public struct Migrator: Sendable {
     }
 }
 
-/// A migration could not run.
+/// The migrations cannot run: a malformed `sql/migrations` folder, an edited applied migration, or the migration
+/// lock held by another run.
 public struct MigrationError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }

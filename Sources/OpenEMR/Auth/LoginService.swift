@@ -1,5 +1,4 @@
-import Foundation
-import HTTPTypes
+public import Foundation
 public import Logging
 public import MariaDB
 public import PasswordCrypt
@@ -51,20 +50,26 @@ public struct LoginService: Sendable {
         public var identity: Identity
         /// The password is inside OpenEMR's grace window: it must be changed in OpenEMR soon.
         public var passwordExpiring: Bool
+
+        public init(issued: TokenStore.Issued, identity: Identity, passwordExpiring: Bool) {
+            self.issued = issued
+            self.identity = identity
+            self.passwordExpiring = passwordExpiring
+        }
     }
 
     /// The same answer for an unknown user, a wrong password, an inactive user and a locked account.
-    static let invalidCredentials = AppError(.unauthorized, code: "invalid_credentials", message: "Unable to log in with the provided credentials.")
+    public static let invalidCredentials = OpenEMRError(.unauthenticated, code: "invalid_credentials", message: "Unable to log in with the provided credentials.")
 
     /// The client address is blocked (too many failures from it, or OpenEMR's manual `ip_force_block`). This says
     /// nothing about any account, so it keeps its own status.
-    static let addressLocked = AppError(
-        HTTPResponse.Status(code: 423, reasonPhrase: "Locked"), code: "account_locked",
+    public static let addressLocked = OpenEMRError(
+        .locked, code: "account_locked",
         message: "Too many failed logins from this address; try again later.", details: ["scope": "ip"]
     )
 
-    static let busy = AppError(
-        .serviceUnavailable, code: "signin_busy", message: "Too many sign-ins are in progress; try again shortly.", headers: [.retryAfter: "1"]
+    public static let busy = OpenEMRError(
+        .unavailable, code: "signin_busy", message: "Too many sign-ins are in progress; try again shortly.", retryAfter: 1
     )
 
     /// What the first, short transaction of a sign-in decided, with the failure counters already updated.
@@ -73,7 +78,7 @@ public struct LoginService: Sendable {
     /// row, then on the `users_secure` row), so concurrent attempts, on one replica or several, each see the count of
     /// the ones before: once the limit is reached no further guess reaches the hash check. A correct password then
     /// takes its count back (success clears the counters, as OpenEMR does).
-    enum Decision: Sendable {
+    public enum Decision: Sendable {
         /// The client address is blocked: answered at once, without a hash check (it reveals nothing about accounts).
         case addressBlocked
         /// A failure decided before the hash check (unknown or inactive user, locked account), counted and audited in
@@ -84,7 +89,7 @@ public struct LoginService: Sendable {
         case check(Account)
     }
 
-    struct Account: Sendable {
+    public struct Account: Sendable {
         var row: MariaDBRow
         var id: Int
         var groupName: String
@@ -157,7 +162,7 @@ public struct LoginService: Sendable {
                 try await connection.queries(clear)
                 try await audit.write([failure(username, "mfa required, refused by bridge: \(clientIP)", group: groupName)], on: connection)
             }
-            throw AppError(.forbidden, code: "mfa_required", message: "This account uses multi-factor authentication; sign in through OpenEMR.")
+            throw OpenEMRError(.forbidden, code: "mfa_required", message: "This account uses multi-factor authentication; sign in through OpenEMR.")
         }
 
         // Password expiry (NULL last_update_password: allowed, as OpenEMR does).
@@ -168,7 +173,7 @@ public struct LoginService: Sendable {
                     try await connection.queries(clear)
                     try await audit.write([failure(username, "password expired: \(clientIP)", group: groupName)], on: connection)
                 }
-                throw AppError(.forbidden, code: "password_expired", message: "The password has expired; change it in OpenEMR.")
+                throw OpenEMRError(.forbidden, code: "password_expired", message: "The password has expired; change it in OpenEMR.")
             }
             expiring = age > settings.passwordExpirationDays
         }
@@ -248,7 +253,7 @@ public struct LoginService: Sendable {
     }
 
     /// A failure counter row as read under its lock, and what it means for this attempt.
-    struct FailureCounter {
+    public struct FailureCounter {
         /// The attempt is refused without a hash check.
         var blocked = false
         /// The last failure is older than the window (or there is none): the count starts again at 1.

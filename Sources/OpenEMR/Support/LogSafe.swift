@@ -1,5 +1,5 @@
 public import Logging
-import MariaDB
+public import MariaDB
 
 /// How errors appear in log lines.
 ///

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 public import Logging
-import MariaDB
+public import MariaDB
 public import Metrics
 public import ServiceLifecycle
 import Synchronization

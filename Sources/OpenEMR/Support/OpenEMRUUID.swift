@@ -1,9 +1,9 @@
-import Foundation
-import MariaDB
-import PasswordCrypt
+public import Foundation
+public import MariaDB
+public import PasswordCrypt
 
 /// OpenEMR's uuids (REFERENCE.md §4.7): Ramsey "timestamp-first COMB" v4, stored as `binary(16)`.
-enum OpenEMRUUID {
+public enum OpenEMRUUID {
     /// Bytes 0–5: big-endian Unix time in units of 10 µs; bytes 6–15 random with version 4 and the RFC variant.
     static func make(now: Date = Date()) -> [UInt8] {
         let ticks = UInt64(max(0, now.timeIntervalSince1970) * 100_000)
@@ -15,7 +15,7 @@ enum OpenEMRUUID {
     }
 
     /// Lowercase 8-4-4-4-12 hex of the stored bytes, as OpenEMR's API prints it.
-    static func string(_ bytes: [UInt8]?) -> String? {
+    public static func string(_ bytes: [UInt8]?) -> String? {
         guard let bytes, bytes.count == 16 else { return nil }
         var text: [UInt8] = []
         text.reserveCapacity(36)
@@ -45,6 +45,6 @@ enum OpenEMRUUID {
             )
             return uuid
         }
-        throw MigrationError(message: "could not allocate a unique uuid")
+        throw OpenEMRError.inconsistent("could not allocate a unique uuid")
     }
 }

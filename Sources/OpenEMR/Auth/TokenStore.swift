@@ -1,10 +1,9 @@
 public import Foundation
-import HTTPTypes
 public import Logging
 public import MariaDB
 public import NIOPosix
-import PasswordCrypt
-import PHPSerialization
+public import PasswordCrypt
+public import PHPSerialization
 
 /// Opaque API tokens: 256 random bits handed to the client once, stored only as SHA-256 in `mmt_api_tokens`.
 ///

@@ -1,10 +1,9 @@
-import Foundation
+public import Foundation
 public import Logging
 public import MariaDB
 public import NIOPosix
-import HTTPTypes
-import PHPSerialization
-import PasswordCrypt
+public import PHPSerialization
+public import PasswordCrypt
 
 /// Turns a live OpenEMR PHP session (core `OpenEMR` or portal `PortalOpenEMR`) into a bridge token for the same
 /// user or patient (REFERENCE.md §3).
@@ -43,13 +42,13 @@ public struct SessionBridge: Sendable {
         case portal = "PortalOpenEMR"
     }
 
-    static let refused = AppError(.unauthorized, code: "invalid_session", message: "The OpenEMR session is missing, expired or not valid.")
+    public static let refused = OpenEMRError(.unauthenticated, code: "invalid_session", message: "The OpenEMR session is missing, expired or not valid.")
 
     /// Bridges the session with this id.
     public func bridge(sessionID: String, kind: Kind, clientIP: String, logger: Logger) async throws -> LoginService.Success {
         guard let directory else {
-            throw AppError(
-                .serviceUnavailable, code: "session_bridge_disabled", message: "The OpenEMR session bridge is not configured (OPENEMR_SESSION_PATH)."
+            throw OpenEMRError(
+                .unavailable, code: "session_bridge_disabled", message: "The OpenEMR session bridge is not configured (OPENEMR_SESSION_PATH)."
             )
         }
         // The id becomes part of a path: only OpenEMR's own id alphabet is accepted (no '.', '/', NUL).

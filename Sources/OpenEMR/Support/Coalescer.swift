@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// `loader` must return exactly one value per key, in the order of the keys. A loader error reaches every caller of
 /// that batch.
-final class Coalescer<Key: Sendable, Value: Sendable>: Sendable {
+public final class Coalescer<Key: Sendable, Value: Sendable>: Sendable {
     typealias Loader = @Sendable ([Key]) async throws -> [Value]
 
     private struct Waiter {
@@ -131,6 +131,6 @@ final class Coalescer<Key: Sendable, Value: Sendable>: Sendable {
     }
 }
 
-enum CoalescerError: Error, Equatable {
+public enum CoalescerError: Error, Equatable {
     case loaderReturnedWrongCount(expected: Int, got: Int)
 }

@@ -1,11 +1,11 @@
-import Foundation
+public import Foundation
 public import Logging
 public import MariaDB
-import PasswordCrypt
+public import PasswordCrypt
 import Synchronization
 
 /// A `Mutex` in a class, so value types can share it.
-final class SharedBox<Value: Sendable>: Sendable {
+public final class SharedBox<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
     init(_ value: Value) { mutex = Mutex(value) }
     func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }

@@ -1,22 +1,22 @@
-import Logging
-import MariaDB
+public import Logging
+public import MariaDB
 
 /// The database work of `GET /api/patients/{pid}/`: the caller's token row and the patient row.
 ///
 /// Concurrent reads are coalesced (see `Coalescer`): a batch runs the token lookup for its distinct token hashes and
 /// the patient select for its distinct pids, two statements in one hop to the database thread, and every request
 /// then applies its own rules (token live, role, patient scope) to its own rows. One request alone is a batch of one.
-final class PatientReads: Sendable {
-    struct Key: Sendable {
+public final class PatientReads: Sendable {
+    public struct Key: Sendable {
         var tokenHash: [UInt8]
         var pid: Int
     }
 
-    struct Rows: Sendable {
+    public struct Rows: Sendable {
         /// The `TokenStore.lookup(hashes:)` row, nil when the token is unknown, revoked or expired.
-        var token: MariaDBRow?
+        public var token: MariaDBRow?
         /// The patient, nil when there is no such pid.
-        var patient: MariaDBRow?
+        public var patient: MariaDBRow?
     }
 
     private let coalescer: Coalescer<Key, Rows>
@@ -24,7 +24,7 @@ final class PatientReads: Sendable {
     /// - Parameters:
     ///   - maximumBatch: the most requests one batch serves.
     ///   - maximumConcurrentBatches: the most batches in flight (each holds one pooled connection).
-    init(database: MariaDBClient, logger: Logger, maximumBatch: Int = 64, maximumConcurrentBatches: Int) {
+    public init(database: MariaDBClient, logger: Logger, maximumBatch: Int = 64, maximumConcurrentBatches: Int) {
         coalescer = Coalescer(maximumBatch: maximumBatch, maximumConcurrentBatches: maximumConcurrentBatches) { keys in
             var hashes: [[UInt8]] = []
             var pids: [Int] = []
@@ -50,7 +50,7 @@ final class PatientReads: Sendable {
     }
 
     /// The rows for one request.
-    func read(tokenHash: [UInt8], pid: Int) async throws -> Rows {
+    public func read(tokenHash: [UInt8], pid: Int) async throws -> Rows {
         try await coalescer.load(Key(tokenHash: tokenHash, pid: pid))
     }
 }
