@@ -49,6 +49,7 @@ public struct AppServices: Sendable {
     public let login: LoginService
     public let sessionBridge: SessionBridge
     public let auditQueue: AuditQueue
+    public let directory: DirectoryRepository
     let patientReads: PatientReads
     let passwordThreadPool: NIOThreadPool
 
@@ -82,6 +83,7 @@ public struct AppServices: Sendable {
             )
         )
         self.auditQueue = AuditQueue(audit: audit, logger: logger)
+        self.directory = DirectoryRepository(database: database)
         // Never more than half the pool for coalesced patient reads, so writes and other reads always find a connection.
         self.patientReads = PatientReads(
             database: database, logger: logger,
@@ -123,17 +125,16 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
         ErrorMiddleware()
         BodyLimitMiddleware(limit: services.configuration.maxBodyBytes)
     }
-    HealthController(database: services.database, metrics: metrics).addRoutes(to: router)
+    HealthController(directory: services.directory, metrics: metrics).addRoutes(to: router)
     OpenAPIDocument.addRoutes(to: router)
     let authenticator = TokenAuthenticator(tokens: services.tokens)
     AuthController(
-        login: services.login, bridge: services.sessionBridge, tokens: services.tokens, audit: services.audit, database: services.database,
-        configuration: services.configuration
+        login: services.login, bridge: services.sessionBridge, configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
     ClinicalController(
         tokens: services.tokens, patients: PatientRepository(database: services.database, audit: services.audit),
-        patientReads: services.patientReads, encounters: EncounterRepository(database: services.database, audit: services.audit), database: services.database,
-        audit: services.audit, auditQueue: services.auditQueue, globals: services.globals, configuration: services.configuration
+        patientReads: services.patientReads, encounters: EncounterRepository(database: services.database, audit: services.audit),
+        directory: services.directory, auditQueue: services.auditQueue, globals: services.globals, configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
     return router
 }

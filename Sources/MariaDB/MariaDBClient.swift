@@ -220,6 +220,24 @@ public struct MariaDBConnection: Sendable {
         return result
     }
 
+    /// Runs `body` holding MariaDB's named lock `name` (`GET_LOCK`, waiting at most `timeout` seconds), and releases it
+    /// afterwards whatever happens. Named locks belong to the connection, so every replica's callers take turns.
+    /// When the lock is not granted in time, throws what `busy()` makes and does not run `body`.
+    public func withNamedLock<Result: Sendable>(
+        _ name: String, timeout: Int, busy: () -> any Error, _ body: () async throws -> Result
+    ) async throws -> Result {
+        let granted = try await query("SELECT GET_LOCK(\(name), \(timeout)) AS granted").first?.decode("granted", as: Int?.self)
+        guard granted == 1 else { throw busy() }
+        do {
+            let result = try await body()
+            try await query("SELECT RELEASE_LOCK(\(name))")
+            return result
+        } catch {
+            _ = try? await query("SELECT RELEASE_LOCK(\(name))")
+            throw error
+        }
+    }
+
     func begin() async throws {
         let handle = self.handle
         do {

@@ -11,6 +11,13 @@ public struct Identity: Sendable, Equatable {
         case patient
         /// The demo guest (demo mode only, read-only).
         case guest
+
+        /// A core user's role as OpenEMR decides it: admin (phpGACL `admin` group), provider (`users.authorized = 1`,
+        /// or `see_auth` above 2 as OpenEMR counts it), else staff. The one derivation used at sign-in, by the session
+        /// bridge and on every request.
+        public static func coreUser(admin: Bool, authorized: Int?, seeAuth: Int?) -> Role {
+            admin ? .admin : (authorized == 1 || (seeAuth ?? 0) > 2 ? .provider : .staff)
+        }
     }
 
     public var role: Role

@@ -54,6 +54,9 @@ public struct PageRequest: Sendable, Equatable {
 
 /// One page of a table: the count and the rows of the requested page, on one connection.
 public struct PagedQuery {
+    /// The total count, the resolved page and its items.
+    public typealias Result<Item> = (count: Int, page: PageRequest, items: [Item])
+
     /// `SELECT COUNT(*) FROM <from>` then `SELECT <columns> FROM <from> ORDER BY <orderBy> LIMIT … OFFSET …`;
     /// `from` includes the WHERE clause and its binds; `columns` and `orderBy` are code-chosen SQL.
     public static func run<Item: Sendable>(

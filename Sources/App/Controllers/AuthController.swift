@@ -9,9 +9,6 @@ import OpenEMR
 struct AuthController: Sendable {
     let login: LoginService
     let bridge: SessionBridge
-    let tokens: TokenStore
-    let audit: AuditLogger
-    let database: MariaDBClient
     let configuration: AppConfiguration
 
     struct CredentialsRequest: Decodable {
@@ -123,10 +120,10 @@ struct AuthController: Sendable {
             }
         }
         if sessionID == nil {
-            let cookies = Self.cookies(request.headers[values: .cookie])
-            if let core = cookies["OpenEMR"] {
+            // Hummingbird's cookie parser (RFC 6265 pairs; PHP's session ids need no unquoting).
+            if let core = request.cookies["OpenEMR"]?.value {
                 sessionID = core
-            } else if let portal = cookies["PortalOpenEMR"] {
+            } else if let portal = request.cookies["PortalOpenEMR"]?.value {
                 sessionID = portal
                 kind = .portal
             }
@@ -138,33 +135,10 @@ struct AuthController: Sendable {
         return LoginResponse(try await bridge.bridge(sessionID: sessionID, kind: kind, clientIP: ip, logger: context.logger))
     }
 
-    static func cookies(_ headers: [String]) -> [String: String] {
-        var result: [String: String] = [:]
-        for header in headers {
-            for pair in header.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2 else { continue }
-                let name = parts[0].trimmingCharacters(in: " ")
-                if result[name] == nil { result[name] = parts[1].trimmingCharacters(in: " \"") }
-            }
-        }
-        return result
-    }
-
     /// `POST /api/auth/guest/`: demo mode with `BRIDGE_DEMO_GUEST=1` only; a read-only token.
     @Sendable func guest(_ request: Request, context: AppRequestContext) async throws -> LoginResponse {
         guard configuration.demoMode && configuration.demoGuest else { throw AppError.notFound() }
-        let ip = clientIP(request, context)
-        var identity = Identity(
-            role: .guest, userID: nil, username: "guest", groupName: "Default", pid: nil, fname: "Demo", lname: "Guest", facilityID: nil,
-            tokenHash: []
-        )
-        let guest = identity
-        let issued = try await database.withConnection(logger: context.logger) {
-            try await tokens.issue(for: guest, source: "demo-guest", clientIP: ip, on: $0)
-        }
-        identity.tokenHash = issued.hash
-        return LoginResponse(LoginService.Success(issued: issued, identity: identity, passwordExpiring: false))
+        return LoginResponse(try await login.signInGuest(clientIP: clientIP(request, context), logger: context.logger))
     }
 
     /// `GET /api/auth/user/`: the caller.
@@ -174,17 +148,7 @@ struct AuthController: Sendable {
 
     /// `POST /api/auth/logout/`: revokes the token for every replica at once.
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let identity = try context.requireIdentity()
-        let ip = clientIP(request, context)
-        let events =
-            identity.role == .guest
-            ? []
-            : [AuditEvent(identity.role == .patient ? "portal-logout" : "logout", category: "logout", by: identity, patientID: identity.pid, comments: "success: \(ip)")]
-        // The revocation and its audit row land together or not at all.
-        try await database.withTransaction(logger: context.logger) { connection in
-            try await tokens.revoke(hash: identity.tokenHash, on: connection)
-            try await audit.write(events, on: connection)
-        }
+        try await login.signOut(try context.requireIdentity(), clientIP: clientIP(request, context), logger: context.logger)
         return Response(status: .noContent)
     }
 }

@@ -12,8 +12,7 @@ struct ClinicalController: Sendable {
     let patients: PatientRepository
     let patientReads: PatientReads
     let encounters: EncounterRepository
-    let database: MariaDBClient
-    let audit: AuditLogger
+    let directory: DirectoryRepository
     let auditQueue: AuditQueue
     let globals: OpenEMRGlobalsCache
     let configuration: AppConfiguration
@@ -69,6 +68,30 @@ struct ClinicalController: Sendable {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
+    /// A page of patients, written with the patient's one JSON writer (`PatientResponse.write(into:)`).
+    private func patientPageResponse(_ request: Request, _ result: PagedQuery.Result<PatientResponse>) -> Response {
+        let links = Page<Int>(
+            count: result.count, page: result.page, results: [], baseURL: RequestInfo.baseURL(request, configuration: configuration),
+            path: request.uri.path, query: RequestInfo.queryItems(request)
+        )
+        var writer = JSONWriter(capacity: 128 + 640 * result.items.count)
+        writer.raw("{\"count\":")
+        writer.int(result.count)
+        writer.raw(",\"next\":")
+        writer.string(links.next)
+        writer.raw(",\"previous\":")
+        writer.string(links.previous)
+        writer.raw(",\"results\":[")
+        for (index, patient) in result.items.enumerated() {
+            if index > 0 { writer.raw(",") }
+            patient.write(into: &writer)
+        }
+        writer.raw("]}")
+        return Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes))
+        )
+    }
+
     private func pageResponse<Item: Encodable & Sendable>(
         _ request: Request, _ result: (count: Int, page: PageRequest, items: [Item])
     ) throws -> Response {
@@ -94,7 +117,7 @@ struct ClinicalController: Sendable {
         if identity.role == .patient { filter.onlyPID = identity.pid ?? -1 }
         let result = try await patients.list(filter, page: try PageRequest(query: query), logger: context.logger)
         auditQueue.enqueue(readEvents(result.items.map(\.pid), by: identity, what: "patient list"))
-        return try pageResponse(request, result)
+        return patientPageResponse(request, result)
     }
 
     /// `GET /api/patients/{pid}/`; a patient token sees only its own record (others: 404). The token lookup and the
@@ -206,72 +229,17 @@ struct ClinicalController: Sendable {
 
     // MARK: Reference lists
 
-    struct ProviderResponse: Encodable, Sendable {
-        var id: Int
-        var uuid: String?
-        /// Sign-in names are for staff only: absent for patients and guests.
-        var username: String?
-        var fname: String
-        var lname: String
-        var facilityId: Int?
-        var specialty: String
-    }
-
-    /// `GET /api/openemr/providers/`: active users with `authorized = 1`. Patients and guests get what a patient screen
-    /// shows (names, specialty, facility), not the providers' OpenEMR usernames.
+    /// `GET /api/openemr/providers/`: active users with `authorized = 1` (no usernames for patients and guests).
     @Sendable func listProviders(_ request: Request, context: AppRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let showUsernames = identity.role != .patient && identity.role != .guest
-        let query = RequestInfo.queryDictionary(request)
-        let pageRequest = try PageRequest(query: query)
-        let result = try await PagedQuery.run(
-            database: database, logger: context.logger, columns: "id, uuid, username, fname, lname, facility_id, specialty",
-            from: "users WHERE active = 1 AND authorized = 1 AND username IS NOT NULL AND username <> ''", orderBy: "lname, fname, id",
-            page: pageRequest
-        ) { row in
-            ProviderResponse(
-                id: try row.decode("id", as: Int.self), uuid: OpenEMRUUID.string(try row.decode("uuid", as: [UInt8]?.self)),
-                username: showUsernames ? try row.decode("username", as: String?.self) ?? "" : nil, fname: try row.decode("fname", as: String?.self) ?? "",
-                lname: try row.decode("lname", as: String?.self) ?? "", facilityId: try row.decode("facility_id", as: Int?.self),
-                specialty: try row.decode("specialty", as: String?.self) ?? ""
-            )
-        }
-        return try pageResponse(request, result)
-    }
-
-    struct FacilityResponse: Encodable, Sendable {
-        var id: Int
-        var uuid: String?
-        var name: String
-        var phone: String
-        var street: String
-        var city: String
-        var state: String
-        var postalCode: String
-        var posCode: Int?
-        var serviceLocation: Bool
-        var billingLocation: Bool
+        let page = try PageRequest(query: RequestInfo.queryDictionary(request))
+        return try pageResponse(request, try await directory.providers(page: page, for: identity, logger: context.logger))
     }
 
     /// `GET /api/openemr/facilities/`.
     @Sendable func listFacilities(_ request: Request, context: AppRequestContext) async throws -> Response {
         _ = try context.requireIdentity()
-        let query = RequestInfo.queryDictionary(request)
-        let pageRequest = try PageRequest(query: query)
-        let result = try await PagedQuery.run(
-            database: database, logger: context.logger,
-            columns: "id, uuid, name, phone, street, city, state, postal_code, pos_code, service_location, billing_location", from: "facility",
-            orderBy: "name, id", page: pageRequest
-        ) { row in
-            FacilityResponse(
-                id: try row.decode("id", as: Int.self), uuid: OpenEMRUUID.string(try row.decode("uuid", as: [UInt8]?.self)),
-                name: try row.decode("name", as: String?.self) ?? "", phone: try row.decode("phone", as: String?.self) ?? "",
-                street: try row.decode("street", as: String?.self) ?? "", city: try row.decode("city", as: String?.self) ?? "",
-                state: try row.decode("state", as: String?.self) ?? "", postalCode: try row.decode("postal_code", as: String?.self) ?? "",
-                posCode: try row.decode("pos_code", as: Int?.self), serviceLocation: try row.decode("service_location", as: Int?.self) == 1,
-                billingLocation: try row.decode("billing_location", as: Int?.self) == 1
-            )
-        }
-        return try pageResponse(request, result)
+        let page = try PageRequest(query: RequestInfo.queryDictionary(request))
+        return try pageResponse(request, try await directory.facilities(page: page, logger: context.logger))
     }
 }

@@ -7,7 +7,7 @@ import OpenEMR
 
 /// `GET /api/health/` and `GET /metrics`.
 struct HealthController: Sendable {
-    let database: MariaDBClient
+    let directory: DirectoryRepository
     let metrics: PrometheusCollectorRegistry?
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -17,15 +17,7 @@ struct HealthController: Sendable {
 
     /// 200 `{"status":"ok","database":"ok","version":…}` when MariaDB answers, else 503 with `unavailable`.
     @Sendable func health(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let reachable: Bool
-        do {
-            try await database.query("SELECT 1", logger: context.logger)
-            reachable = true
-        } catch let error as MariaDBError where error.isUnavailable {
-            reachable = false
-        } catch is MariaDBError {
-            reachable = false
-        }
+        let reachable = await directory.databaseAnswers(logger: context.logger)
         let body =
             reachable
             ? #"{"status":"ok","database":"ok","version":"# + JSONText.quoted(EMRBridgeVersion.current) + "}"

@@ -179,7 +179,7 @@ public struct LoginService: Sendable {
         }
 
         // Success: clear the counters, issue the token, audit — in one transaction.
-        var identity = Identity(
+        let identity = Identity(
             role: try Self.role(row), userID: userID, username: try row.decode("username", as: String.self), groupName: groupName, pid: nil,
             fname: try row.decode("fname", as: String?.self) ?? "", lname: try row.decode("lname", as: String?.self) ?? "",
             facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: []
@@ -187,14 +187,10 @@ public struct LoginService: Sendable {
         let event = AuditEvent(
             event: "login", category: "login", user: identity.username, groupName: groupName, success: true, comments: "success: \(clientIP)"
         )
-        let binding = TokenStore.Binding(credentialHash: account.storedHash)
-        let issued = try await database.withTransaction(logger: logger) { [identity] connection in
-            try await connection.queries(clear)
-            try await audit.write([event], on: connection)
-            return try await tokens.issue(for: identity, source: "password", clientIP: clientIP, binding: binding, on: connection)
-        }
-        identity.tokenHash = issued.hash
-        return Success(issued: issued, identity: identity, passwordExpiring: expiring)
+        return try await tokens.signIn(
+            identity, source: "password", clientIP: clientIP, binding: TokenStore.Binding(credentialHash: account.storedHash), events: [event],
+            statements: clear, audit: audit, passwordExpiring: expiring, logger: logger
+        )
     }
 
     /// The first transaction of a core sign-in (see `Decision`). Row locks are always taken in the same order:
@@ -315,16 +311,21 @@ public struct LoginService: Sendable {
         }
     }
 
-    /// admin (phpGACL `admin` group), provider (`authorized`, or `see_auth` > 2 as OpenEMR counts it) or staff.
+    /// The role of an `accountQuery` row (`Identity.Role.coreUser`).
     static func role(_ row: MariaDBRow) throws -> Identity.Role {
-        let admin = (try row.decode("aro_groups", as: String?.self) ?? "").split(separator: ",").contains("admin")
-        let authorized = try row.decode("authorized", as: Int?.self) == 1 || (try row.decode("see_auth", as: Int?.self) ?? 0) > 2
-        return admin ? .admin : (authorized ? .provider : .staff)
+        .coreUser(
+            admin: (try row.decode("aro_groups", as: String?.self) ?? "").split(separator: ",").contains("admin"),
+            authorized: try row.decode("authorized", as: Int?.self), seeAuth: try row.decode("see_auth", as: Int?.self)
+        )
     }
 
     /// The account and everything OpenEMR checks at login, by exact (binary) username.
-    static func accountQuery(_ username: String) -> MariaDBQuery {
-        """
+    static func accountQuery(_ username: String) -> MariaDBQuery { accountQuery(where: "BINARY u.username = \(username)") }
+
+    /// The one read of a core account with what OpenEMR checks for it (sign-in and the session bridge): the user, the
+    /// stored hash, password age, `groups` name, phpGACL groups and second factors.
+    static func accountQuery(where condition: MariaDBQuery) -> MariaDBQuery {
+        var query: MariaDBQuery = """
             SELECT u.id, u.username, u.active, u.authorized, u.see_auth, u.fname, u.lname, u.facility_id,
                    s.password,
                    DATEDIFF(CURDATE(), s.last_update_password) AS password_age_days,
@@ -334,8 +335,11 @@ public struct LoginService: Sendable {
                       WHERE a.section_value = 'users' AND BINARY a.value = BINARY u.username) AS aro_groups,
                    (SELECT COUNT(*) FROM login_mfa_registrations r WHERE r.user_id = u.id AND r.method IN ('TOTP', 'U2F')) AS mfa
             FROM users u JOIN users_secure s ON s.id = u.id AND BINARY s.username = BINARY u.username
-            WHERE BINARY u.username = \(username)
+            WHERE
             """
+        query.append(" ")
+        query.append(condition)
+        return query
     }
 
     private func failure(_ username: String, _ comments: String, group: String = "") -> AuditEvent {
@@ -385,18 +389,35 @@ public struct LoginService: Sendable {
             try await audit.record([portalEvent(username, pid: pid, success: false, "failure: \(clientIP)")], logger: logger)
             throw Self.invalidCredentials
         }
-        var identity = Identity(
+        let identity = Identity(
             role: .patient, userID: nil, username: username, groupName: "", pid: pid, fname: try account.row.decode("fname", as: String?.self) ?? "",
             lname: try account.row.decode("lname", as: String?.self) ?? "", facilityID: nil, tokenHash: []
         )
-        let binding = TokenStore.Binding(credentialHash: account.storedHash)
-        let issued = try await database.withTransaction(logger: logger) { [identity] connection in
-            try await connection.queries(Self.clearPortalCounters(pid: pid, clientIP: clientIP))
-            try await audit.write([portalEvent(username, pid: pid, success: true, "success: \(clientIP)")], on: connection)
-            return try await tokens.issue(for: identity, source: "portal-password", clientIP: clientIP, binding: binding, on: connection)
-        }
-        identity.tokenHash = issued.hash
-        return Success(issued: issued, identity: identity, passwordExpiring: false)
+        return try await tokens.signIn(
+            identity, source: "portal-password", clientIP: clientIP, binding: TokenStore.Binding(credentialHash: account.storedHash),
+            events: [portalEvent(username, pid: pid, success: true, "success: \(clientIP)")], statements: Self.clearPortalCounters(pid: pid, clientIP: clientIP),
+            audit: audit, logger: logger
+        )
+    }
+
+    // MARK: Demo guest and sign-out
+
+    /// The demo guest (read-only; the caller checks that demo mode and the guest are enabled; `TokenStore` refuses
+    /// guest tokens otherwise). Not audited: no OpenEMR user is involved.
+    public func signInGuest(clientIP: String, logger: Logger) async throws -> Success {
+        let guest = Identity(
+            role: .guest, userID: nil, username: "guest", groupName: "Default", pid: nil, fname: "Demo", lname: "Guest", facilityID: nil, tokenHash: []
+        )
+        return try await tokens.signIn(guest, source: "demo-guest", clientIP: clientIP, events: [], audit: audit, logger: logger)
+    }
+
+    /// Logout: the token is revoked for every replica at once, with its audit row (`logout`, or `portal-logout`).
+    public func signOut(_ identity: Identity, clientIP: String, logger: Logger) async throws {
+        let events =
+            identity.role == .guest
+            ? []
+            : [AuditEvent(identity.role == .patient ? "portal-logout" : "logout", category: "logout", by: identity, patientID: identity.pid, comments: "success: \(clientIP)")]
+        try await tokens.signOut(hash: identity.tokenHash, events: events, audit: audit, logger: logger)
     }
 
     /// The first transaction of a portal sign-in: the same rules as `decideCore`, on `mmt_login_throttle` rows

@@ -114,22 +114,17 @@ public struct SessionBridge: Sendable {
             throw Self.refused
         }
         let settings = try await globals.current(logger: logger)
-        guard
-            let row = try await database.query(
-                """
-                SELECT u.username, u.authorized, u.see_auth, u.fname, u.lname, u.facility_id, s.password,
-                       (SELECT g.name FROM `groups` g WHERE g.user = u.username ORDER BY g.id LIMIT 1) AS groupname,
-                       (SELECT GROUP_CONCAT(ag.value) FROM gacl_aro a JOIN gacl_groups_aro_map m ON m.aro_id = a.id
-                          JOIN gacl_aro_groups ag ON ag.id = m.group_id
-                          WHERE a.section_value = 'users' AND BINARY a.value = BINARY u.username) AS aro_groups,
-                       (SELECT TIMESTAMPDIFF(SECOND, t.last_updated, NOW()) FROM session_tracker t WHERE t.uuid = \(trackerUUID)) AS idle
-                FROM users u JOIN users_secure s ON s.id = u.id AND BINARY s.username = BINARY u.username
-                WHERE u.id = \(userID) AND u.active = 1
-                """, logger: logger
-            ).first,
+        let reads = try await database.withConnection(logger: logger) { connection in
+            try await connection.queries([
+                LoginService.accountQuery(where: "u.id = \(userID)"),
+                "SELECT TIMESTAMPDIFF(SECOND, last_updated, NOW()) AS idle FROM session_tracker WHERE uuid = \(trackerUUID)",
+            ])
+        }
+        guard let row = reads[0].first,
+            try row.decode("active", as: Int?.self) == 1,
             try row.decode("username", as: String.self) == userName,
             Digest.constantTimeEquals(authPass, try row.decode("password", as: String?.self) ?? ""),
-            let idle = try row.decode("idle", as: Int?.self), idle <= settings.sessionTimeout
+            let idle = try reads[1].first?.decode("idle", as: Int?.self), idle <= settings.sessionTimeout
         else {
             try await audit.record(
                 [AuditEvent(event: "login", category: "login", user: userName, groupName: "", success: false, comments: "openemr-session bridge refused: \(clientIP)")],
@@ -138,7 +133,7 @@ public struct SessionBridge: Sendable {
             throw Self.refused
         }
         let groupName = try row.decode("groupname", as: String?.self) ?? "Default"
-        var identity = Identity(
+        let identity = Identity(
             role: try LoginService.role(row), userID: userID, username: userName, groupName: groupName, pid: nil, fname: try row.decode("fname", as: String?.self) ?? "",
             lname: try row.decode("lname", as: String?.self) ?? "", facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: []
         )
@@ -147,12 +142,7 @@ public struct SessionBridge: Sendable {
         )
         // The token ends with this session: its file, its tracker row, and the password it was signed in with.
         let binding = TokenStore.Binding(credentialHash: authPass, sessionID: sessionID, trackerUUID: trackerUUID)
-        let issued = try await database.withTransaction(logger: logger) { [identity] connection in
-            try await audit.write([event], on: connection)
-            return try await tokens.issue(for: identity, source: "openemr-session", clientIP: clientIP, binding: binding, on: connection)
-        }
-        identity.tokenHash = issued.hash
-        return LoginService.Success(issued: issued, identity: identity, passwordExpiring: false)
+        return try await tokens.signIn(identity, source: "openemr-session", clientIP: clientIP, binding: binding, events: [event], audit: audit, logger: logger)
     }
 
     private func bridgePortal(_ session: PHPSession, sessionID: String, age: Int, clientIP: String, logger: Logger) async throws
@@ -180,7 +170,7 @@ public struct SessionBridge: Sendable {
                 """, logger: logger
             ).first
         else { throw Self.refused }
-        var identity = Identity(
+        let identity = Identity(
             role: .patient, userID: nil, username: try row.decode("portal_login_username", as: String?.self) ?? loginName, groupName: "", pid: pid, fname: try row.decode("fname", as: String?.self) ?? "",
             lname: try row.decode("lname", as: String?.self) ?? "", facilityID: nil, tokenHash: []
         )
@@ -189,11 +179,6 @@ public struct SessionBridge: Sendable {
             comments: "portal session bridge: \(clientIP)", logFrom: "patient-portal"
         )
         let binding = TokenStore.Binding(credentialHash: try row.decode("portal_pwd", as: String?.self) ?? "", sessionID: sessionID)
-        let issued = try await database.withTransaction(logger: logger) { [identity] connection in
-            try await audit.write([event], on: connection)
-            return try await tokens.issue(for: identity, source: "openemr-session", clientIP: clientIP, binding: binding, on: connection)
-        }
-        identity.tokenHash = issued.hash
-        return LoginService.Success(issued: issued, identity: identity, passwordExpiring: false)
+        return try await tokens.signIn(identity, source: "openemr-session", clientIP: clientIP, binding: binding, events: [event], audit: audit, logger: logger)
     }
 }

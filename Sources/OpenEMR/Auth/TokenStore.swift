@@ -86,6 +86,31 @@ public struct TokenStore: Sendable {
         return Issued(token: token, hash: hash, expiresAt: Date().addingTimeInterval(TimeInterval(ttl)))
     }
 
+    /// Signs `identity` in: in one transaction, runs `statements` (e.g. clearing failure counters), writes the audit
+    /// `events` and issues the token, so none of them lands without the others. Every way in (password, portal,
+    /// OpenEMR session, demo guest) ends here.
+    public func signIn(
+        _ identity: Identity, source: String, clientIP: String, binding: Binding = Binding(), events: [AuditEvent], statements: [MariaDBQuery] = [],
+        audit: AuditLogger, passwordExpiring: Bool = false, logger: Logger
+    ) async throws -> LoginService.Success {
+        let issued = try await database.withTransaction(logger: logger) { connection in
+            if !statements.isEmpty { try await connection.queries(statements) }
+            try await audit.write(events, on: connection)
+            return try await issue(for: identity, source: source, clientIP: clientIP, binding: binding, on: connection)
+        }
+        var signedIn = identity
+        signedIn.tokenHash = issued.hash
+        return LoginService.Success(issued: issued, identity: signedIn, passwordExpiring: passwordExpiring)
+    }
+
+    /// Signs out: revokes the token and writes the audit `events` in one transaction.
+    public func signOut(hash: [UInt8], events: [AuditEvent], audit: AuditLogger, logger: Logger) async throws {
+        try await database.withTransaction(logger: logger) { connection in
+            try await revoke(hash: hash, on: connection)
+            try await audit.write(events, on: connection)
+        }
+    }
+
     /// Revokes a token (logout) on the caller's connection, so it lands with its audit row.
     public func revoke(hash: [UInt8], on connection: MariaDBConnection) async throws {
         try await connection.query("UPDATE mmt_api_tokens SET revoked_at = UTC_TIMESTAMP() WHERE token_hash = \(hash) AND revoked_at IS NULL")
@@ -134,7 +159,7 @@ public struct TokenStore: Sendable {
         """
         SELECT t.token_hash, t.kind, t.user_id, t.pid, t.username, t.role, t.groupname, t.fname, t.lname, t.facility_id, t.source,
                t.session_id, (t.last_used_at IS NULL OR t.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND) AS touch,
-               u.active, (u.authorized = 1 OR u.see_auth > 2) AS provider, p.allow_patient_portal,
+               u.active, u.authorized, u.see_auth, p.allow_patient_portal,
                (t.credential_sha IS NULL OR t.credential_sha = SHA2(CASE t.kind
                    WHEN 'user' THEN (SELECT s.password FROM users_secure s WHERE s.id = t.user_id)
                    WHEN 'patient' THEN (SELECT o.portal_pwd FROM patient_access_onsite o WHERE o.pid = t.pid
@@ -156,7 +181,8 @@ public struct TokenStore: Sendable {
         switch kind {
         case "user":
             guard try row.decode("active", as: Int?.self) == 1, try row.decode("credential_ok", as: Int?.self) == 1 else { return nil }
-            if role != .admin { role = try row.decode("provider", as: Int?.self) == 1 ? .provider : .staff }
+            // Admin membership was read at sign-in; provider or staff follows `users` on every request.
+            role = .coreUser(admin: role == .admin, authorized: try row.decode("authorized", as: Int?.self), seeAuth: try row.decode("see_auth", as: Int?.self))
         case "patient":
             guard try row.decode("allow_patient_portal", as: String?.self) == "YES", try row.decode("credential_ok", as: Int?.self) == 1 else {
                 return nil

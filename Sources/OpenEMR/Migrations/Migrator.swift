@@ -97,16 +97,10 @@ public struct Migrator: Sendable {
             return Report(missingTables: missing, applied: [], alreadyApplied: [], pending: all.map(\.name))
         }
         return try await client.withConnection(logger: logger) { connection in
-            let locked = try await connection.query("SELECT GET_LOCK('mmt_schema_migrations', 60) AS locked").first?
-                .decode("locked", as: Int?.self)
-            guard locked == 1 else { throw MigrationError(message: "another migrate run holds the migration lock") }
-            do {
-                let report = try await apply(all, on: connection, checkOnly: checkOnly)
-                try await connection.query("SELECT RELEASE_LOCK('mmt_schema_migrations')")
-                return report
-            } catch {
-                _ = try? await connection.query("SELECT RELEASE_LOCK('mmt_schema_migrations')")
-                throw error
+            try await connection.withNamedLock(
+                "mmt_schema_migrations", timeout: 60, busy: { MigrationError(message: "another migrate run holds the migration lock") }
+            ) {
+                try await apply(all, on: connection, checkOnly: checkOnly)
             }
         }
     }

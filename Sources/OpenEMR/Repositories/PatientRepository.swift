@@ -4,7 +4,7 @@ public import MariaDB
 public import PasswordCrypt
 
 /// A patient as the API shows it (OpenEMR's `patient_data`, names as the Django bridge used them).
-public struct PatientResponse: Encodable, Sendable, Equatable {
+public struct PatientResponse: Sendable, Equatable {
     public var pid: Int
     var pubpid: String
     var uuid: String?
@@ -33,41 +33,15 @@ public struct PatientResponse: Encodable, Sendable, Equatable {
         "\"" + Digest.hex(Digest.sha256(json).prefix(16)) + "\""
     }
 
-    /// Explicit keys so that nulls are written (`"dob": null`) as DRF does.
-    public enum CodingKeys: String, CodingKey {
-        case pid, pubpid, uuid, title, fname, mname, lname, dob, sex, email
-        case phoneHome = "phone_home", phoneCell = "phone_cell", street, city, state, postalCode = "postal_code"
-        case countryCode = "country_code", status, providerId = "provider_id", dateCreated = "date_created"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(pid, forKey: .pid)
-        try c.encode(pubpid, forKey: .pubpid)
-        try c.encode(uuid, forKey: .uuid)
-        try c.encode(title, forKey: .title)
-        try c.encode(fname, forKey: .fname)
-        try c.encode(mname, forKey: .mname)
-        try c.encode(lname, forKey: .lname)
-        try c.encode(dob, forKey: .dob)
-        try c.encode(sex, forKey: .sex)
-        try c.encode(email, forKey: .email)
-        try c.encode(phoneHome, forKey: .phoneHome)
-        try c.encode(phoneCell, forKey: .phoneCell)
-        try c.encode(street, forKey: .street)
-        try c.encode(city, forKey: .city)
-        try c.encode(state, forKey: .state)
-        try c.encode(postalCode, forKey: .postalCode)
-        try c.encode(countryCode, forKey: .countryCode)
-        try c.encode(status, forKey: .status)
-        try c.encode(providerId, forKey: .providerId)
-        try c.encode(dateCreated, forKey: .dateCreated)
-    }
-
-    /// The same JSON as `Encodable` produces (same keys, order and nulls), written directly into bytes: the hottest
-    /// response skips `JSONEncoder`'s reflection and dynamic casts.
+    /// The patient's JSON (DRF's keys, nulls written as `null`), written directly into bytes: the one encoder of a
+    /// patient, for the hottest response and for pages alike (no `JSONEncoder` reflection or dynamic casts).
     public var json: [UInt8] {
         var w = JSONWriter(capacity: 640)
+        write(into: &w)
+        return w.bytes
+    }
+
+    public func write(into w: inout JSONWriter) {
         w.raw("{\"pid\":"); w.int(pid)
         w.raw(",\"pubpid\":"); w.string(pubpid)
         w.raw(",\"uuid\":"); w.string(uuid)
@@ -89,7 +63,6 @@ public struct PatientResponse: Encodable, Sendable, Equatable {
         w.raw(",\"provider_id\":"); w.int(providerId)
         w.raw(",\"date_created\":"); w.string(dateCreated)
         w.raw("}")
-        return w.bytes
     }
 
     static let columns =
@@ -281,6 +254,14 @@ public struct PatientRepository: Sendable {
         "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid IN (\(paddedList: pids))"
     }
 
+    /// The one patient select (`findQuery` for several): the patient as the API shows it, nil when there is none;
+    /// `lock` reads the latest row and holds it to the end of the caller's transaction.
+    static func read(pid: Int, lock: Bool = false, on connection: MariaDBConnection) async throws -> PatientResponse? {
+        var query = findQuery(pids: [pid])
+        if lock { query.append(" FOR UPDATE") }
+        return try await connection.query(query).first.map(PatientResponse.init(row:))
+    }
+
     public func list(_ filter: PatientFilter, page: PageRequest, logger: Logger) async throws -> (count: Int, page: PageRequest, items: [PatientResponse]) {
         try await PagedQuery.run(
             database: database, logger: logger, columns: PatientResponse.columns, from: "patient_data WHERE \(fragment: filter.whereClause)",
@@ -300,16 +281,8 @@ public struct PatientRepository: Sendable {
                     // exhausted the retries). A named lock makes this service's creators (on every replica) take turns
                     // before touching InnoDB locks; it is released once the row is written, and a creator that takes
                     // it before that commit waits on the uncommitted row in the MAX read, then sees it.
-                    let locked = try await connection.query("SELECT GET_LOCK('emr_bridge_new_pid', 10) AS locked").first?
-                        .decode("locked", as: Int?.self)
-                    guard locked == 1 else { throw OpenEMRError.busy }
-                    do {
-                        let created = try await insert(input, by: identity, on: connection)
-                        try await connection.query("SELECT RELEASE_LOCK('emr_bridge_new_pid')")
-                        return created
-                    } catch {
-                        _ = try? await connection.query("SELECT RELEASE_LOCK('emr_bridge_new_pid')")
-                        throw error
+                    try await connection.withNamedLock("emr_bridge_new_pid", timeout: 10, busy: { OpenEMRError.busy }) {
+                        try await insert(input, by: identity, on: connection)
                     }
                 }
             } catch let error as MariaDBError where (error.isDuplicateKey || error.isRetryableTransactionError) && attempt < 5 {
@@ -353,20 +326,17 @@ public struct PatientRepository: Sendable {
             [AuditEvent("patient-record-insert", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient_data insert pid \(pid) via emr-bridge")],
             on: connection
         )
-        guard let created = try await connection.query(
-            "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid)"
-        ).first else { throw OpenEMRError.inconsistent("The patient could not be read back.") }
-        return try PatientResponse(row: created)
+        guard let created = try await Self.read(pid: pid, on: connection) else {
+            throw OpenEMRError.inconsistent("The patient could not be read back.")
+        }
+        return created
     }
 
     /// Updates only the sent fields. With `ifMatch`, the row is locked and its current ETag compared first (412 when
     /// stale), so concurrent updates never overwrite each other unseen.
     public func update(pid: Int, _ input: PatientInput, ifMatch: String?, by identity: Identity, logger: Logger) async throws -> PatientResponse? {
         try await database.withTransaction(logger: logger) { connection in
-            guard let currentRow = try await connection.query(
-                "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid) FOR UPDATE"
-            ).first else { return nil }
-            let current = try PatientResponse(row: currentRow)
+            guard let current = try await Self.read(pid: pid, lock: true, on: connection) else { return nil }
             if let ifMatch, !Self.matches(ifMatch, etag: current.etag) {
                 throw OpenEMRError(
                     .staleVersion, code: "precondition_failed", message: "The patient was changed by someone else; reload and retry.",
@@ -392,9 +362,7 @@ public struct PatientRepository: Sendable {
                 [AuditEvent("patient-record-update", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient_data update fields: \(changed.joined(separator: ","))")],
                 on: connection
             )
-            guard let row = try await connection.query("SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid = \(pid)").first
-            else { return nil }
-            return try PatientResponse(row: row)
+            return try await Self.read(pid: pid, on: connection)
         }
     }
 
@@ -413,7 +381,7 @@ public struct PatientRepository: Sendable {
     /// out again) and writes the audit row. Returns false when there is no such patient.
     public func delete(pid: Int, by identity: Identity, logger: Logger) async throws -> Bool {
         try await database.withTransaction(logger: logger) { connection -> Bool in
-            guard try await connection.query("SELECT pid FROM patient_data WHERE pid = \(pid) FOR UPDATE").first != nil else { return false }
+            guard try await Self.read(pid: pid, lock: true, on: connection) != nil else { return false }
             let blocking = try await Self.tablesWithRecords(of: pid, on: connection)
             if !blocking.isEmpty {
                 throw OpenEMRError(

@@ -8,7 +8,7 @@ public struct JSONWriter {
     public init(capacity: Int) { bytes.reserveCapacity(capacity) }
 
     /// Appends literal JSON (keys, punctuation): written by the caller, never user input.
-    mutating func raw(_ text: StaticString) {
+    public mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
@@ -51,7 +51,7 @@ public struct JSONWriter {
     }
 
     /// Appends a number, or `null`.
-    mutating func int(_ value: Int?) {
+    public mutating func int(_ value: Int?) {
         guard let value else { return raw("null") }
         bytes.append(contentsOf: String(value).utf8)
     }
