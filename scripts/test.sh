@@ -62,6 +62,9 @@ if [ "${TEST_SH_DRY_RUN:-0}" = "1" ]; then
     exit 0
 fi
 
+# Layout rules (issue 14): the OpenEMR domain never reaches Hummingbird/HTTPTypes; controllers hold no SQL.
+bash "$EMR_REPO_ROOT/scripts/check-layout.sh"
+
 status=0
 swift test "$@" || status=$?
 exit "$status"

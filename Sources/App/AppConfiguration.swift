@@ -66,32 +66,7 @@ public struct AppConfiguration: Sendable {
         let reader = EnvironmentReader(environment)
         let demo = try reader.bool("BRIDGE_DEMO", default: false)
 
-        var options = MariaDBConfiguration.Options()
-        options.maximumConnections = try reader.int("DB_POOL_SIZE", default: 10, range: 1...512)
-        options.leaseTimeout = Double(try reader.int("DB_LEASE_TIMEOUT", default: 5, range: 1...300))
-        options.connectTimeout = try reader.int("DB_CONNECT_TIMEOUT", default: 5, range: 1...300)
-        options.readTimeout = try reader.int("DB_READ_TIMEOUT", default: 30, range: 1...3600)
-        options.writeTimeout = options.readTimeout
-        // OpenEMR runs every connection with an empty sql_mode (library/sql.inc.php); rows we write must behave alike.
-        options.connectionInitStatements = ["SET SESSION sql_mode = ''"]
-
-        let sslModeText = reader.string("DB_SSL_MODE")?.uppercased() ?? "PREFERRED"
-        guard let sslMode = MariaDBConfiguration.TLS.Mode(rawValue: sslModeText) else {
-            throw ConfigurationError(key: "DB_SSL_MODE", message: "must be one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY")
-        }
-        let password = reader.string("DB_PASSWORD") ?? (demo ? "openemr" : "")
-        var configuration = AppConfiguration(
-            database: MariaDBConfiguration(
-                host: reader.string("DB_HOST") ?? "127.0.0.1",
-                port: try reader.int("DB_PORT", default: 3306, range: 0...65535),
-                unixSocket: reader.string("DB_SOCKET"),
-                username: reader.string("DB_USER") ?? "openemr",
-                password: password,
-                database: reader.string("DB_NAME") ?? "openemr",
-                tls: .init(mode: sslMode, caFile: reader.string("DB_SSL_CA")),
-                options: options
-            )
-        )
+        var configuration = AppConfiguration(database: try DatabaseSettings.fromEnvironment(environment, demo: demo))
         configuration.demoMode = demo
         configuration.demoGuest = try reader.bool("BRIDGE_DEMO_GUEST", default: false)
         configuration.host = reader.string("BRIDGE_HOST") ?? "127.0.0.1"
@@ -101,12 +76,7 @@ public struct AppConfiguration: Sendable {
         configuration.tokenTTL = try reader.int("BRIDGE_TOKEN_TTL", default: 8 * 3600, range: 60...(90 * 86400))
         configuration.readBatches = try reader.int("BRIDGE_READ_BATCHES", default: configuration.readBatches, range: 1...256)
         configuration.maxBodyBytes = try reader.int("BRIDGE_MAX_BODY_BYTES", default: 1 << 20, range: 1024...(1 << 30))
-        if let level = reader.string("LOG_LEVEL") {
-            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
-                throw ConfigurationError(key: "LOG_LEVEL", message: "must be trace, debug, info, notice, warning, error or critical")
-            }
-            configuration.logLevel = parsed
-        }
+        if let level = try reader.logLevel("LOG_LEVEL") { configuration.logLevel = level }
         configuration.openEMRSessionPath = reader.string("OPENEMR_SESSION_PATH")
         configuration.openEMRSessionMaxAge = try reader.int("OPENEMR_SESSION_MAX_AGE", default: 14400, range: 1...(30 * 86400))
         configuration.openEMRSiteID = reader.string("OPENEMR_SITE_ID") ?? "default"
@@ -145,42 +115,6 @@ public struct AppConfiguration: Sendable {
         }
         if demoGuest {
             throw ConfigurationError(key: "BRIDGE_DEMO_GUEST", message: "is only allowed together with BRIDGE_DEMO=1")
-        }
-    }
-}
-
-/// A configuration value is missing or invalid. The message names the key, never a secret value.
-public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
-    public var key: String
-    public var message: String
-    public var description: String { "\(key) \(message)" }
-}
-
-/// Typed reads from an environment dictionary.
-struct EnvironmentReader {
-    let environment: [String: String]
-
-    init(_ environment: [String: String]) { self.environment = environment }
-
-    func string(_ key: String) -> String? {
-        guard let value = environment[key], !value.isEmpty else { return nil }
-        return value
-    }
-
-    func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
-        guard let text = string(key) else { return value }
-        guard let parsed = Int(text.trimmingCharacters(in: " ")), range.contains(parsed) else {
-            throw ConfigurationError(key: key, message: "must be a whole number in \(range.lowerBound)...\(range.upperBound)")
-        }
-        return parsed
-    }
-
-    func bool(_ key: String, default value: Bool) throws -> Bool {
-        guard let text = string(key)?.lowercased() else { return value }
-        switch text {
-        case "1", "true", "yes", "on": return true
-        case "0", "false", "no", "off": return false
-        default: throw ConfigurationError(key: key, message: "must be 1/0, true/false, yes/no or on/off")
         }
     }
 }

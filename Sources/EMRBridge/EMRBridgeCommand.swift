@@ -29,25 +29,12 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (overrides LOG_LEVEL).")
     var logLevel: String?
 
-    func loadConfiguration() throws -> AppConfiguration {
-        var environment = ProcessInfo.processInfo.environment
-        if let logLevel { environment["LOG_LEVEL"] = logLevel }
-        return try AppConfiguration.fromEnvironment(environment)
-    }
-
-    func makeLogger(_ configuration: AppConfiguration, label: String) -> Logger {
+    static func makeLogger(level: Logger.Level, label: String) -> Logger {
         LoggingSystem.bootstrap { label in BridgeLogHandler(label: label) }
         var logger = Logger(label: label)
-        logger.logLevel = configuration.logLevel
+        logger.logLevel = level
         return logger
     }
-}
-
-/// Runs `body` with a running MariaDB client, then shuts the client down.
-func withDatabase<T: Sendable>(
-    _ configuration: AppConfiguration, logger: Logger, _ body: @Sendable @escaping (MariaDBClient) async throws -> T
-) async throws -> T {
-    try await MariaDBClient.withClient(configuration: configuration.database, logger: logger, body)
 }
 
 /// Exit with a one-line message on stderr (no stack trace).
@@ -79,7 +66,7 @@ struct Serve: AsyncParsableCommand {
         }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let logger = common.makeLogger(configuration, label: "emr-bridge")
+        let logger = CommonOptions.makeLogger(level: configuration.logLevel, label: "emr-bridge")
         let app = try await buildApplication(configuration: configuration, logger: logger, metrics: registry)
         try await app.runService()
     }
@@ -94,31 +81,35 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Flag(name: .long, help: "Only check: report missing OpenEMR tables and pending migrations, change nothing.") var checkOnly = false
 
+    /// Needs only the OpenEMR domain (no HTTP): `DB_*`, `BRIDGE_SQL_DIR`, `LOG_LEVEL`.
     func run() async throws {
-        let configuration: AppConfiguration
+        var environment = ProcessInfo.processInfo.environment
+        if let level = common.logLevel { environment["LOG_LEVEL"] = level }
+        let reader = EnvironmentReader(environment)
+        let database: MariaDBConfiguration
+        let level: Logger.Level
         do {
-            configuration = try common.loadConfiguration()
+            database = try DatabaseSettings.fromEnvironment(environment, demo: try reader.bool("BRIDGE_DEMO", default: false))
+            level = try reader.logLevel("LOG_LEVEL") ?? .info
         } catch let error as ConfigurationError {
             throw fail("configuration error: \(error)")
         }
-        let logger = common.makeLogger(configuration, label: "emr-bridge.migrate")
-        let directory = Migrator.locateSQLDirectory(configured: configuration.sqlDirectory)
+        let logger = CommonOptions.makeLogger(level: level, label: "emr-bridge.migrate")
+        let directory = Migrator.locateSQLDirectory(configured: reader.string("BRIDGE_SQL_DIR"))
         let checkOnly = self.checkOnly
         let report: Migrator.Report
         do {
-            report = try await withDatabase(configuration, logger: logger) { client in
+            report = try await MariaDBClient.withClient(configuration: database, logger: logger) { client in
                 try await Migrator(client: client, directory: directory, logger: logger).run(checkOnly: checkOnly)
             }
         } catch let error as MariaDBError {
-            throw fail("cannot use the database \(configuration.database.database): \(error)")
-        } catch let error as ConfigurationError {
-            throw fail("configuration error: \(error)")
+            throw fail("cannot use the database \(database.database): \(LogSafe.text(error))")
         } catch let error as MigrationError {
             throw fail(error.message)
         }
         if !report.missingTables.isEmpty {
             throw fail(
-                "database \(configuration.database.database) is missing OpenEMR tables: \(report.missingTables.joined(separator: ", "))"
+                "database \(database.database) is missing OpenEMR tables: \(report.missingTables.joined(separator: ", "))"
             )
         }
         for name in report.alreadyApplied { print("ok       \(name)") }

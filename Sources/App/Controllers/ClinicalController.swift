@@ -146,8 +146,6 @@ struct ClinicalController: Sendable {
         let identity = try context.requireIdentity()
         try requireWriter(identity)
         let input = try await JSONBody.decode(PatientInput.self, from: request, limit: configuration.maxBodyBytes)
-        let details = input.validate(requireAll: true)
-        if !details.isEmpty { throw AppError.validation(details) }
         let created = try await patients.create(input, by: identity, logger: context.logger)
         return patientResponse(created, status: .created, headers: [.location: "/api/patients/\(created.pid)/"])
     }
@@ -168,9 +166,10 @@ struct ClinicalController: Sendable {
         if identity.role == .patient && identity.pid != pid { throw AppError.notFound() }
         try requireWriter(identity)
         let input = try await JSONBody.decode(PatientInput.self, from: request, limit: configuration.maxBodyBytes)
-        let details = input.validate(requireAll: requireAll)
-        if !details.isEmpty { throw AppError.validation(details) }
-        guard let updated = try await patients.update(pid: pid, input, ifMatch: request.headers[.ifMatch], by: identity, logger: context.logger)
+        guard
+            let updated = try await patients.update(
+                pid: pid, input, replacing: requireAll, ifMatch: request.headers[.ifMatch], by: identity, logger: context.logger
+            )
         else { throw AppError.notFound() }
         return patientResponse(updated)
     }

@@ -5,19 +5,19 @@ public import MariaDB
 /// An encounter, with OpenEMR's API field names.
 public struct EncounterResponse: Encodable, Sendable, Equatable {
     public var encounter: Int
-    var uuid: String?
+    public var uuid: String?
     public var pid: Int
-    var date: String?
-    var reason: String
-    var facilityId: Int?
-    var facilityName: String
-    var providerId: Int?
-    var pcCatid: Int?
-    var classCode: String
-    var posCode: Int?
-    var sensitivity: String
-    var externalId: String?
-    var lastUpdate: String?
+    public var date: String?
+    public var reason: String
+    public var facilityId: Int?
+    public var facilityName: String
+    public var providerId: Int?
+    public var pcCatid: Int?
+    public var classCode: String
+    public var posCode: Int?
+    public var sensitivity: String
+    public var externalId: String?
+    public var lastUpdate: String?
 
     static let columns =
         "encounter, uuid, pid, date, reason, facility_id, facility, provider_id, pc_catid, class_code, pos_code, sensitivity, external_id, last_update"
@@ -67,17 +67,17 @@ public struct EncounterResponse: Encodable, Sendable, Equatable {
 
 /// A new encounter, validated: the one shape both `POST /api/encounters/` and the batch import use.
 public struct NewEncounter: Sendable, Equatable {
-    var pid: Int
+    public var pid: Int
     /// `YYYY-MM-DD HH:MM:SS`.
-    var date: MariaDBDateTime
-    var reason: String
-    var facilityID: Int?
-    var providerID: Int?
-    var pcCatid: Int
-    var classCode: String
-    var posCode: Int?
-    var sensitivity: String
-    var externalID: String?
+    public var date: MariaDBDateTime
+    public var reason: String
+    public var facilityID: Int?
+    public var providerID: Int?
+    public var pcCatid: Int
+    public var classCode: String
+    public var posCode: Int?
+    public var sensitivity: String
+    public var externalID: String?
 }
 
 /// The JSON body of `POST /api/encounters/`.

@@ -6,28 +6,28 @@ public import PasswordCrypt
 /// A patient as the API shows it (OpenEMR's `patient_data`, names as the Django bridge used them).
 public struct PatientResponse: Sendable, Equatable {
     public var pid: Int
-    var pubpid: String
-    var uuid: String?
-    var title: String
-    var fname: String
-    var mname: String
-    var lname: String
-    var dob: String?
-    var sex: String
-    var email: String
-    var phoneHome: String
-    var phoneCell: String
-    var street: String
-    var city: String
-    var state: String
-    var postalCode: String
-    var countryCode: String
-    var status: String
-    var providerId: Int?
-    var dateCreated: String?
+    public var pubpid: String
+    public var uuid: String?
+    public var title: String
+    public var fname: String
+    public var mname: String
+    public var lname: String
+    public var dob: String?
+    public var sex: String
+    public var email: String
+    public var phoneHome: String
+    public var phoneCell: String
+    public var street: String
+    public var city: String
+    public var state: String
+    public var postalCode: String
+    public var countryCode: String
+    public var status: String
+    public var providerId: Int?
+    public var dateCreated: String?
 
     /// Strong validator: a digest of the JSON representation, so it changes whenever any shown field changes.
-    var etag: String { Self.etag(of: json) }
+    public var etag: String { Self.etag(of: json) }
 
     public static func etag(of json: [UInt8]) -> String {
         "\"" + Digest.hex(Digest.sha256(json).prefix(16)) + "\""
@@ -254,6 +254,11 @@ public struct PatientRepository: Sendable {
         "SELECT \(unescaped: PatientResponse.columns) FROM patient_data WHERE pid IN (\(paddedList: pids))"
     }
 
+    /// Admins and providers create and change patients; staff, patients and guests read.
+    static func requireWriter(_ identity: Identity) throws {
+        guard identity.canWriteClinical else { throw OpenEMRError.forbidden() }
+    }
+
     /// The one patient select (`findQuery` for several): the patient as the API shows it, nil when there is none;
     /// `lock` reads the latest row and holds it to the end of the caller's transaction.
     static func read(pid: Int, lock: Bool = false, on connection: MariaDBConnection) async throws -> PatientResponse? {
@@ -273,6 +278,9 @@ public struct PatientRepository: Sendable {
     /// retried on a clash with a concurrent writer; above every pid in `mmt_deleted_patients`), pubpid = pid when empty, a registered timestamp-first uuid,
     /// `date`/`regdate` = now, `created_by`/`updated_by` = the acting user; the audit row lands in the same transaction.
     public func create(_ input: PatientInput, by identity: Identity, logger: Logger) async throws -> PatientResponse {
+        try Self.requireWriter(identity)
+        let details = input.validate(requireAll: true)
+        if !details.isEmpty { throw OpenEMRError.validation(details) }
         for attempt in 1...5 {
             do {
                 return try await database.withTransaction(logger: logger) { connection in
@@ -334,8 +342,15 @@ public struct PatientRepository: Sendable {
 
     /// Updates only the sent fields. With `ifMatch`, the row is locked and its current ETag compared first (412 when
     /// stale), so concurrent updates never overwrite each other unseen.
-    public func update(pid: Int, _ input: PatientInput, ifMatch: String?, by identity: Identity, logger: Logger) async throws -> PatientResponse? {
-        try await database.withTransaction(logger: logger) { connection in
+    /// `replacing`: every required field must be sent (PUT); otherwise only the sent fields change (PATCH).
+    public func update(
+        pid: Int, _ input: PatientInput, replacing: Bool, ifMatch: String?, by identity: Identity, logger: Logger
+    ) async throws -> PatientResponse? {
+        if identity.role == .patient && identity.pid != pid { return nil }
+        try Self.requireWriter(identity)
+        let details = input.validate(requireAll: replacing)
+        if !details.isEmpty { throw OpenEMRError.validation(details) }
+        return try await database.withTransaction(logger: logger) { connection -> PatientResponse? in
             guard let current = try await Self.read(pid: pid, lock: true, on: connection) else { return nil }
             if let ifMatch, !Self.matches(ifMatch, etag: current.etag) {
                 throw OpenEMRError(
@@ -380,7 +395,8 @@ public struct PatientRepository: Sendable {
     /// and demographics, revokes its portal API tokens, records the pid in `mmt_deleted_patients` (never handed
     /// out again) and writes the audit row. Returns false when there is no such patient.
     public func delete(pid: Int, by identity: Identity, logger: Logger) async throws -> Bool {
-        try await database.withTransaction(logger: logger) { connection -> Bool in
+        guard identity.isAdmin else { throw OpenEMRError.forbidden() }
+        return try await database.withTransaction(logger: logger) { connection -> Bool in
             guard try await Self.read(pid: pid, lock: true, on: connection) != nil else { return false }
             let blocking = try await Self.tablesWithRecords(of: pid, on: connection)
             if !blocking.isEmpty {
