@@ -1,15 +1,25 @@
 internal import COpenSSL
+internal import Crypto
 
-/// Hash, HMAC, randomness and hex helpers over OpenSSL libcrypto (EVP), for use across the app.
+/// Hash, HMAC, randomness and hex helpers, for use across the app.
+///
+/// SHA-256, SHA-1, MD5 and HMAC-SHA-256 come from swift-crypto (`Crypto`, BoringSSL underneath on Linux), random
+/// bytes from the system CSPRNG (`SystemRandomNumberGenerator`: `getrandom` on Linux). SHA3-512 stays on OpenSSL
+/// libcrypto (EVP): swift-crypto 3.x, the oldest release this package accepts, has no SHA-3 (4.x adds `SHA3_512`).
+/// Constant-time comparison stays on `CRYPTO_memcmp`.
 public enum Digest {
     /// SHA-256 of `bytes` (32 bytes).
     public static func sha256(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        required(evpDigest(EVP_sha256(), bytes), "SHA-256")
+        var hasher = SHA256()
+        if bytes.withContiguousStorageIfAvailable({ hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }) == nil {
+            Array(bytes).withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        }
+        return hasher.finalize().withUnsafeBytes { Array($0) }
     }
 
     /// Lowercase hex SHA-256 of the UTF-8 bytes of `string`.
     public static func sha256Hex(_ string: String) -> String {
-        hex(required(evpDigest(EVP_sha256(), Array(string.utf8)), "SHA-256"))
+        digest(SHA256.self, string).withUnsafeBytes { hex($0) }
     }
 
     /// Lowercase hex SHA3-512 of the UTF-8 bytes of `string` (128 hex chars). This is the
@@ -20,52 +30,40 @@ public enum Digest {
 
     /// Lowercase hex SHA-1 of the UTF-8 bytes of `string`.
     public static func sha1Hex(_ string: String) -> String {
-        hex(required(evpDigest(EVP_sha1(), Array(string.utf8)), "SHA-1"))
+        digest(Insecure.SHA1.self, string).withUnsafeBytes { hex($0) }
     }
 
     /// Lowercase hex MD5 of the UTF-8 bytes of `string`.
     public static func md5Hex(_ string: String) -> String {
-        hex(required(evpDigest(EVP_md5(), Array(string.utf8)), "MD5"))
+        digest(Insecure.MD5.self, string).withUnsafeBytes { hex($0) }
     }
 
     /// HMAC-SHA-256 of `message` under `key` (32 bytes). Any key length, including empty.
     public static func hmacSHA256(key: some Collection<UInt8>, message: some Collection<UInt8>) -> [UInt8] {
-        let key = Array(key)
-        let message = Array(message)
-        var out = [UInt8](repeating: 0, count: 64)
-        var outLen: UInt32 = 0
-        let ok = withNonNullBytes(key) { k, kLen in
-            withNonNullBytes(message) { m, mLen in
-                out.withUnsafeMutableBufferPointer { o in
-                    HMAC(EVP_sha256(), k, Int32(kLen), m, mLen, o.baseAddress, &outLen) != nil
-                }
-            }
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: Array(key)))
+        if message.withContiguousStorageIfAvailable({ hmac.update(data: UnsafeRawBufferPointer($0)) }) == nil {
+            hmac.update(data: Array(message))
         }
-        guard ok, outLen == 32 else { requiredFailure("HMAC-SHA-256") }
-        return Array(out.prefix(32))
+        return hmac.finalize().withUnsafeBytes { Array($0) }
     }
 
-    /// `count` cryptographically secure random bytes from OpenSSL `RAND_bytes`. Never traps on
-    /// an OpenSSL failure: it then falls back to the system CSPRNG (`getrandom` / `arc4random`
-    /// via `SystemRandomNumberGenerator`).
+    /// `count` cryptographically secure random bytes from the system CSPRNG (`SystemRandomNumberGenerator`:
+    /// `getrandom` on Linux, `arc4random_buf` on Apple platforms), which never fails short of trapping.
     public static func randomBytes(count: Int) -> [UInt8] {
         guard count > 0 else { return [] }
-        var out = [UInt8](repeating: 0, count: count)
-        let ok = out.withUnsafeMutableBufferPointer { buf -> Bool in
-            guard let base = buf.baseAddress else { return false }
+        var rng = SystemRandomNumberGenerator()
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             var offset = 0
             while offset < count {
-                let chunk = min(count - offset, 1 << 20)
-                if RAND_bytes(base + offset, Int32(chunk)) != 1 { return false }
-                offset += chunk
+                withUnsafeBytes(of: rng.next() as UInt64) { word in
+                    for byte in word where offset < count {
+                        buffer[offset] = byte
+                        offset += 1
+                    }
+                }
             }
-            return true
+            initialized = count
         }
-        if !ok {
-            var rng = SystemRandomNumberGenerator()
-            for i in 0..<count { out[i] = rng.next() }
-        }
-        return out
     }
 
     /// Lowercase hex encoding of `bytes`.
@@ -95,8 +93,18 @@ public enum Digest {
 
     // MARK: - internals
 
-    /// One-shot `EVP_Digest`; `nil` if libcrypto cannot provide or run the algorithm
-    /// (e.g. MD5 under a FIPS-only configuration).
+    /// One-shot swift-crypto digest of the UTF-8 bytes of `string` (no copy when the string is native UTF-8). The
+    /// callers read the bytes through the concrete digest type's `withUnsafeBytes` (the generic one is Foundation's
+    /// `ContiguousBytes`, which this module does not import).
+    private static func digest<H: HashFunction>(_: H.Type, _ string: String) -> H.Digest {
+        var string = string
+        var hasher = H()
+        string.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return hasher.finalize()
+    }
+
+    /// One-shot OpenSSL `EVP_Digest` (SHA3-512 here; the legacy MD5/SHA-1 password hashes in `PasswordCrypt`);
+    /// `nil` if libcrypto cannot provide or run the algorithm (e.g. MD5 under a FIPS-only configuration).
     static func evpDigest(_ md: OpaquePointer?, _ bytes: some Collection<UInt8>) -> [UInt8]? {
         guard let md else { return nil }
         let input = Array(bytes)

@@ -1,12 +1,12 @@
 import Foundation
 import Hummingbird
-import OpenEMR
+import OpenAPIKit
 
 /// The OpenAPI 3.1 description of every endpoint, served at `GET /api/openapi.json`.
 ///
-/// Built from a small table of operations so that the document, the router and the tests share one list
-/// (`OpenAPIDocument.operations`); a test walks that list against the running router and checks the responses
-/// against the schemas.
+/// Built with OpenAPIKit's typed OpenAPI 3.1 model from a small table of operations, so that the document, the router
+/// and the tests share one list (`OpenAPIDocument.operations`); a test walks that list against the running router and
+/// checks the responses against the schemas. The document is encoded once and its bytes are served.
 enum OpenAPIDocument {
     struct Operation: Sendable {
         var method: String
@@ -41,17 +41,25 @@ enum OpenAPIDocument {
         Operation(method: "get", path: "/api/openemr/facilities/", summary: "Facilities", authenticated: true, responses: [(200, "FacilityPage"), (401, "Error")], query: ["page", "page_size"]),
     ]
 
-    private static func object(_ properties: [String: Any], required: [String]) -> [String: Any] {
-        ["type": "object", "properties": properties, "required": required]
+    // MARK: - Schemas
+
+    /// An object schema whose `required` list is `required` (OpenAPIKit derives it from each property's `required` flag).
+    private static func object(_ properties: [(String, JSONSchema)], required: [String]) -> JSONSchema {
+        var ordered = OrderedDictionary<String, JSONSchema>()
+        for (name, schema) in properties {
+            ordered[name] = required.contains(name) ? schema.requiredSchemaObject() : schema.optionalSchemaObject()
+        }
+        return .object(properties: ordered)
     }
-    private static var string: [String: Any] { ["type": "string"] }
-    private static var nullableString: [String: Any] { ["type": ["string", "null"]] }
-    private static var integer: [String: Any] { ["type": "integer"] }
-    private static var nullableInteger: [String: Any] { ["type": ["integer", "null"]] }
-    private static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
-    private static func page(_ item: String) -> [String: Any] {
+    private static func object(_ properties: KeyValuePairs<String, JSONSchema>, required: [String]) -> JSONSchema {
+        object(properties.map { ($0.key, $0.value) }, required: required)
+    }
+    private static let nullableString = JSONSchema.string(nullable: true)
+    private static let nullableInteger = JSONSchema.integer(nullable: true)
+    private static func ref(_ name: String) -> JSONSchema { .reference(.component(named: name)) }
+    private static func page(_ item: String) -> JSONSchema {
         object(
-            ["count": integer, "next": nullableString, "previous": nullableString, "results": ["type": "array", "items": ref(item)]],
+            ["count": .integer, "next": nullableString, "previous": nullableString, "results": .array(items: ref(item))],
             required: ["count", "next", "previous", "results"]
         )
     }
@@ -65,33 +73,48 @@ enum OpenAPIDocument {
         "sensitivity", "external_id", "last_update",
     ]
 
-    static var schemas: [String: Any] {
-        var patient: [String: Any] = [:]
-        for field in patientFields { patient[field] = nullableString }
-        patient["pid"] = integer
-        patient["provider_id"] = nullableInteger
-        var patientInput: [String: Any] = [:]
-        for field in patientFields where !["pid", "uuid", "date_created"].contains(field) { patientInput[field] = string }
-        patientInput["provider_id"] = integer
-        patientInput["dob"] = ["type": "string", "format": "date"]
-        var encounter: [String: Any] = [:]
-        for field in encounterFields { encounter[field] = nullableString }
-        for field in ["encounter", "pid"] { encounter[field] = integer }
-        for field in ["facility_id", "provider_id", "pc_catid", "pos_code"] { encounter[field] = nullableInteger }
+    static var schemas: OrderedDictionary<String, JSONSchema> {
+        let patient = patientFields.map { field -> (String, JSONSchema) in
+            switch field {
+            case "pid": (field, .integer)
+            case "provider_id": (field, nullableInteger)
+            default: (field, nullableString)
+            }
+        }
+        let patientInput = patientFields.filter { !["pid", "uuid", "date_created"].contains($0) }.map { field -> (String, JSONSchema) in
+            switch field {
+            case "provider_id": (field, .integer)
+            case "dob": (field, .string(format: .date))
+            default: (field, .string)
+            }
+        }
+        let encounter = encounterFields.map { field -> (String, JSONSchema) in
+            switch field {
+            case "encounter", "pid": (field, .integer)
+            case "facility_id", "provider_id", "pc_catid", "pos_code": (field, nullableInteger)
+            default: (field, nullableString)
+            }
+        }
         return [
             "Error": object(
-                ["error": object(["code": string, "message": string, "details": ["type": "object", "additionalProperties": string]], required: ["code", "message", "details"])],
+                ["error": object(["code": .string, "message": .string, "details": .object(additionalProperties: .b(.string))], required: ["code", "message", "details"])],
                 required: ["error"]
             ),
-            "Health": object(["status": ["enum": ["ok", "unavailable"]], "database": ["enum": ["ok", "unavailable"]], "version": string], required: ["status", "database", "version"]),
-            "Credentials": object(["username": string, "password": string], required: ["username", "password"]),
-            "SessionBridge": object(["session_id": string, "type": ["enum": ["core", "portal"]]], required: []),
+            "Health": object(
+                ["status": .string(allowedValues: "ok", "unavailable"), "database": .string(allowedValues: "ok", "unavailable"), "version": .string],
+                required: ["status", "database", "version"]
+            ),
+            "Credentials": object(["username": .string, "password": .string], required: ["username", "password"]),
+            "SessionBridge": object(["session_id": .string, "type": .string(allowedValues: "core", "portal")], required: []),
             "User": object(
-                ["id": nullableInteger, "username": string, "fname": string, "lname": string, "role": ["enum": ["admin", "provider", "staff", "patient", "guest"]], "facility_id": nullableInteger, "pid": nullableInteger],
+                [
+                    "id": nullableInteger, "username": .string, "fname": .string, "lname": .string,
+                    "role": .string(allowedValues: "admin", "provider", "staff", "patient", "guest"), "facility_id": nullableInteger, "pid": nullableInteger,
+                ],
                 required: ["username", "fname", "lname", "role"]
             ),
             "Login": object(
-                ["token": string, "token_type": ["const": "Bearer"], "expires_at": ["type": "string", "format": "date-time"], "user": ref("User"), "password_expiring": ["type": "boolean"]],
+                ["token": .string, "token_type": .string(allowedValues: "Bearer"), "expires_at": .string(format: .dateTime), "user": ref("User"), "password_expiring": .boolean],
                 required: ["token", "token_type", "expires_at", "user"]
             ),
             "Patient": object(patient, required: patientFields),
@@ -99,56 +122,124 @@ enum OpenAPIDocument {
             "PatientPage": page("Patient"),
             "Encounter": object(encounter, required: encounterFields),
             "EncounterInput": object(
-                ["pid": integer, "date": string, "reason": string, "facility_id": integer, "provider_id": integer, "pc_catid": integer, "class_code": string, "pos_code": integer, "sensitivity": ["enum": ["normal", "high"]], "external_id": string],
+                [
+                    "pid": .integer, "date": .string, "reason": .string, "facility_id": .integer, "provider_id": .integer, "pc_catid": .integer,
+                    "class_code": .string, "pos_code": .integer, "sensitivity": .string(allowedValues: "normal", "high"), "external_id": .string,
+                ],
                 required: ["pid"]
             ),
             "EncounterPage": page("Encounter"),
-            "Provider": object(["id": integer, "uuid": nullableString, "username": string, "fname": string, "lname": string, "facility_id": nullableInteger, "specialty": string], required: ["id", "fname", "lname"]),
+            "Provider": object(
+                ["id": .integer, "uuid": nullableString, "username": .string, "fname": .string, "lname": .string, "facility_id": nullableInteger, "specialty": .string],
+                required: ["id", "fname", "lname"]
+            ),
             "ProviderPage": page("Provider"),
             "Facility": object(
-                ["id": integer, "uuid": nullableString, "name": string, "phone": string, "street": string, "city": string, "state": string, "postal_code": string, "pos_code": nullableInteger, "service_location": ["type": "boolean"], "billing_location": ["type": "boolean"]],
+                [
+                    "id": .integer, "uuid": nullableString, "name": .string, "phone": .string, "street": .string, "city": .string, "state": .string,
+                    "postal_code": .string, "pos_code": nullableInteger, "service_location": .boolean, "billing_location": .boolean,
+                ],
                 required: ["id", "name"]
             ),
             "FacilityPage": page("Facility"),
         ]
     }
 
-    /// The document as JSON bytes.
-    static let json: [UInt8] = {
-        var paths: [String: [String: Any]] = [:]
+    // MARK: - Document
+
+    /// The typed document (OpenAPIKit's OpenAPI 3.1 model), built from `operations` and `schemas`.
+    static let document: OpenAPI.Document = {
+        var paths = OpenAPI.PathItem.Map()
         for operation in operations {
-            var responses: [String: Any] = [:]
+            var responses = OpenAPI.Response.Map()
             for (status, schema) in operation.responses {
-                var response: [String: Any] = ["description": status < 400 ? "Success" : "Error"]
-                if let schema { response["content"] = ["application/json": ["schema": ref(schema)]] }
-                responses[String(status)] = response
+                var content = OpenAPI.Content.Map()
+                if let schema { content[.json] = .content(OpenAPI.Content(schema: ref(schema))) }
+                responses[.status(code: status)] = .response(OpenAPI.Response(description: status < 400 ? "Success" : "Error", content: content))
             }
-            var entry: [String: Any] = ["summary": operation.summary, "responses": responses, "operationId": operation.method + operation.path]
-            var parameters: [[String: Any]] = operation.query.map { ["name": $0, "in": "query", "required": false, "schema": string] }
+            var parameters: OpenAPI.Parameter.Array = operation.query.map { .parameter(name: $0, context: .query(schema: .string)) }
             for name in ["pid", "encounter"] where operation.path.contains("{\(name)}") {
-                parameters.append(["name": name, "in": "path", "required": true, "schema": integer])
+                parameters.append(.parameter(name: name, context: .path(schema: .integer)))
             }
-            if !parameters.isEmpty { entry["parameters"] = parameters }
-            if let request = operation.requestSchema {
-                entry["requestBody"] = ["required": operation.method != "post" || request != "SessionBridge", "content": ["application/json": ["schema": ref(request)]]]
+            let requestBody = operation.requestSchema.map { request in
+                OpenAPI.Request(
+                    content: [.json: .content(OpenAPI.Content(schema: ref(request)))],
+                    required: operation.method != "post" || request != "SessionBridge"
+                )
             }
-            if operation.authenticated { entry["security"] = [["bearer": []], ["drfToken": []]] }
-            paths[operation.path, default: [:]][operation.method] = entry
+            let entry = OpenAPI.Operation(
+                summary: operation.summary,
+                operationId: operation.method + operation.path,
+                parameters: parameters,
+                requestBody: requestBody,
+                responses: responses,
+                security: operation.authenticated ? [[.component(named: "bearer"): []], [.component(named: "drfToken"): []]] : nil
+            )
+            let path = OpenAPI.Path(rawValue: operation.path)
+            var item = paths[path]?.pathItemValue ?? OpenAPI.PathItem()
+            guard let method = OpenAPI.HttpMethod(rawValue: operation.method.uppercased()) else {
+                preconditionFailure("unknown HTTP method \(operation.method)")
+            }
+            item[method] = entry
+            paths[path] = .pathItem(item)
         }
-        let document: [String: Any] = [
-            "openapi": "3.1.0",
-            "info": ["title": "EMRBridge API", "version": EMRBridgeVersion.current, "description": "REST bridge beside OpenEMR. Every error is {\"error\":{\"code\",\"message\",\"details\"}}."],
-            "paths": paths,
-            "components": [
-                "schemas": schemas,
-                "securitySchemes": [
-                    "bearer": ["type": "http", "scheme": "bearer"],
-                    "drfToken": ["type": "apiKey", "in": "header", "name": "Authorization", "description": "Token <token> (Django REST framework style)"],
-                ],
-            ],
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return Array(data)
+        var schemaComponents = OpenAPI.ComponentDictionary<JSONSchema>()
+        for (name, schema) in schemas {
+            guard let key = OpenAPI.ComponentKey(rawValue: name) else { preconditionFailure("bad component name \(name)") }
+            schemaComponents[key] = schema
+        }
+        return OpenAPI.Document(
+            openAPIVersion: .v3_1_0,
+            info: .init(
+                title: "EMRBridge API",
+                description: "REST bridge beside OpenEMR. Every error is {\"error\":{\"code\",\"message\",\"details\"}}.",
+                version: EMRBridgeVersion.current
+            ),
+            servers: [],
+            paths: paths,
+            components: .direct(
+                schemas: schemaComponents,
+                securitySchemes: [
+                    "bearer": .http(scheme: "bearer"),
+                    "drfToken": .apiKey(name: "Authorization", location: .header, description: "Token <token> (Django REST framework style)"),
+                ]
+            )
+        )
+    }()
+
+    /// Runs OpenAPIKit's own `validate()` on the typed document (strict: warnings are errors): its default checks plus
+    /// that there are paths, every path has operations, every `{variable}` of a path is a declared parameter, every
+    /// operation has responses and no schema is empty. Throws what it finds.
+    static func validate() throws {
+        let validator = Validator().validating(
+            \.documentContainsPaths, \.pathsContainOperations, \.pathParametersAreDefined, \.operationsContainResponses, \.schemaComponentsAreDefined
+        )
+        try document.validate(using: validator)
+    }
+
+    /// Every operation of the typed document as `"get /api/health/"` → the response status codes it documents.
+    static var documentedOperations: [String: Set<Int>] {
+        var result: [String: Set<Int>] = [:]
+        for (path, item) in document.paths {
+            for endpoint in item.pathItemValue?.endpoints ?? [] {
+                let statuses = endpoint.operation.responses.keys.compactMap { key -> Int? in
+                    if case .status(let code) = key.value { code } else { nil }
+                }
+                result["\(endpoint.method.rawValue.lowercased()) \(path.rawValue)"] = Set(statuses)
+            }
+        }
+        return result
+    }
+
+    /// The document as JSON bytes, encoded once.
+    static let json: [UInt8] = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return Array(try encoder.encode(document))
+        } catch {
+            preconditionFailure("the OpenAPI document does not encode: \(error)")
+        }
     }()
 
     static func addRoutes(to router: Router<AppRequestContext>) {
