@@ -64,7 +64,7 @@ if grep -rnE 'import (Hummingbird|HTTPTypes)' Sources/OpenEMR; then
     echo "layout: Sources/OpenEMR imports the HTTP stack" >&2
     exit 1
 fi
-sql='SELECT[[:space:]].*[[:space:]]FROM|INSERT[[:space:]]+INTO|UPDATE[[:space:]]+[^[:space:]]+[[:space:]]+SET|DELETE[[:space:]]+FROM|MariaDBQuery|withTransaction|withConnection|\.query\('
+sql='SELECT[[:space:]].*[[:space:]]FROM|INSERT[[:space:]]+INTO|UPDATE[[:space:]]+[^[:space:]]+[[:space:]]+SET|DELETE[[:space:]]+FROM|MariaDBQuery|withTransaction|withConnection|(database|connection|client)\.quer(y|ies)\('
 if grep -nE "$sql" Sources/App/Controllers/*.swift; then
     echo "layout: a controller holds SQL (move it into Sources/OpenEMR)" >&2
     exit 1
