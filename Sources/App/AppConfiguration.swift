@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import MariaDB
-public import OpenEMR
+import OpenEMR
 
 /// Everything the service reads from its environment. Each key is documented in the README.
 public struct AppConfiguration: Sendable {

@@ -1,7 +1,7 @@
-public import Foundation
+import Foundation
 public import Logging
 public import MariaDB
-public import PasswordCrypt
+import PasswordCrypt
 import Synchronization
 
 /// A `Mutex` in a class, so value types can share it.

@@ -1,6 +1,6 @@
-public import Foundation
+import Foundation
 public import Logging
-public import MariaDB
+import MariaDB
 public import Metrics
 public import ServiceLifecycle
 import Synchronization

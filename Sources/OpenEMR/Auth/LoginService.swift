@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 public import MariaDB
 public import PasswordCrypt
@@ -89,6 +89,20 @@ public struct LoginService: Sendable {
         case check(Account)
     }
 
+    /// The account whose password decides, or the refusal the first transaction decided on (after the same hash
+    /// work as a real check, for a refused account).
+    private func accountToCheck(_ decision: Decision, password: String) async throws -> Account {
+        switch decision {
+        case .addressBlocked:
+            throw Self.addressLocked
+        case .refused(let timingHash):
+            _ = try await verifier.verify(password: password, storedHash: timingHash)
+            throw Self.invalidCredentials
+        case .check(let account):
+            return account
+        }
+    }
+
     public struct Account: Sendable {
         var row: MariaDBRow
         var id: Int
@@ -124,16 +138,7 @@ public struct LoginService: Sendable {
                 try await decideCore(username: username, clientIP: clientIP, settings: settings, on: connection)
             }
         }
-        let account: Account
-        switch decision {
-        case .addressBlocked:
-            throw Self.addressLocked
-        case .refused(let timingHash):
-            _ = try await verifier.verify(password: password, storedHash: timingHash)
-            throw Self.invalidCredentials
-        case .check(let checked):
-            account = checked
-        }
+        let account = try await accountToCheck(decision, password: password)
         let row = account.row
         let userID = account.id
         let groupName = account.groupName
@@ -374,16 +379,7 @@ public struct LoginService: Sendable {
                 try await decidePortal(username: username, clientIP: clientIP, on: connection)
             }
         }
-        let account: Account
-        switch decision {
-        case .addressBlocked:
-            throw Self.addressLocked
-        case .refused(let timingHash):
-            _ = try await verifier.verify(password: password, storedHash: timingHash)
-            throw Self.invalidCredentials
-        case .check(let checked):
-            account = checked
-        }
+        let account = try await accountToCheck(decision, password: password)
         let pid = account.id
         guard try await verifier.verify(password: password, storedHash: account.storedHash) == .match else {
             try await audit.record([portalEvent(username, pid: pid, success: false, "failure: \(clientIP)")], logger: logger)

@@ -1,9 +1,9 @@
-public import Foundation
+import Foundation
 public import Logging
 public import MariaDB
 public import NIOPosix
-public import PHPSerialization
-public import PasswordCrypt
+import PHPSerialization
+import PasswordCrypt
 
 /// Turns a live OpenEMR PHP session (core `OpenEMR` or portal `PortalOpenEMR`) into a bridge token for the same
 /// user or patient (REFERENCE.md §3).

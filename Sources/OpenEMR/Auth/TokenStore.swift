@@ -2,8 +2,8 @@ public import Foundation
 public import Logging
 public import MariaDB
 public import NIOPosix
-public import PasswordCrypt
-public import PHPSerialization
+import PasswordCrypt
+import PHPSerialization
 
 /// Opaque API tokens: 256 random bits handed to the client once, stored only as SHA-256 in `mmt_api_tokens`.
 ///

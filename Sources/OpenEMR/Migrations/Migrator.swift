@@ -1,7 +1,7 @@
-public import Foundation
+import Foundation
 public import Logging
 public import MariaDB
-public import PasswordCrypt
+import PasswordCrypt
 
 /// Checks that the OpenEMR tables the service needs exist, and applies the service's own versioned migrations
 /// (`sql/migrations/NNNN_name.sql`, `mmt_` tables only), recorded in `mmt_schema_migrations`.

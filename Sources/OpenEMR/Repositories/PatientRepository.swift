@@ -1,7 +1,7 @@
-public import Foundation
+import Foundation
 public import Logging
 public import MariaDB
-public import PasswordCrypt
+import PasswordCrypt
 
 /// A patient as the API shows it (OpenEMR's `patient_data`, names as the Django bridge used them).
 public struct PatientResponse: Sendable, Equatable {

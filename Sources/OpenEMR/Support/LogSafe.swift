@@ -1,5 +1,5 @@
 public import Logging
-public import MariaDB
+import MariaDB
 
 /// How errors appear in log lines.
 ///

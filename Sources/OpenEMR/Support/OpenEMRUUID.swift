@@ -1,6 +1,6 @@
-public import Foundation
-public import MariaDB
-public import PasswordCrypt
+import Foundation
+import MariaDB
+import PasswordCrypt
 
 /// OpenEMR's uuids (REFERENCE.md §4.7): Ramsey "timestamp-first COMB" v4, stored as `binary(16)`.
 public enum OpenEMRUUID {
