@@ -73,12 +73,10 @@ struct AuthController: Sendable {
 
     /// The client address that sign-in counters and audit rows use (see `ClientAddressResolver`): the peer, or behind
     /// a trusted proxy the right-most untrusted `X-Forwarded-For` hop, never a value the client chooses.
-    static func clientIP(_ request: Request, _ context: AppRequestContext, resolver: ClientAddressResolver) -> String {
-        resolver.resolve(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: Self.forwardedFor])
-    }
-
     private func clientIP(_ request: Request, _ context: AppRequestContext) -> String {
-        Self.clientIP(request, context, resolver: configuration.clientAddressResolver)
+        configuration.clientAddressResolver.resolve(
+            peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: Self.forwardedFor]
+        )
     }
 
     private func credentials(_ request: Request) async throws -> CredentialsRequest {

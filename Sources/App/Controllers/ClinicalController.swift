@@ -70,9 +70,9 @@ struct ClinicalController: Sendable {
 
     /// A page of patients, written with the patient's one JSON writer (`PatientResponse.write(into:)`).
     private func patientPageResponse(_ request: Request, _ result: PagedQuery.Result<PatientResponse>) -> Response {
-        let links = Page<Int>(
-            count: result.count, page: result.page, results: [], baseURL: RequestInfo.baseURL(request, configuration: configuration),
-            path: request.uri.path, query: RequestInfo.queryItems(request)
+        let links = PageLinks.of(
+            count: result.count, page: result.page, baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path,
+            query: RequestInfo.queryItems(request)
         )
         var writer = JSONWriter(capacity: 128 + 640 * result.items.count)
         writer.raw("{\"count\":")

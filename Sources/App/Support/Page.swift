@@ -5,6 +5,26 @@ import Logging
 import MariaDB
 import OpenEMR
 
+/// DRF's absolute `next`/`previous` links of a page (nil where there is no such page); every other query item is kept.
+enum PageLinks {
+    static func of(count: Int, page: PageRequest, baseURL: String, path: String, query: [(String, String)]) -> (next: String?, previous: String?) {
+        let lastPage = max(1, (count + page.size - 1) / page.size)
+        func link(_ number: Int) -> String {
+            var items = query.filter { $0.0 != "page" }
+            if number > 1 { items.append(("page", String(number))) }
+            let text = items.map { percentEncode($0.0) + "=" + percentEncode($0.1) }.joined(separator: "&")
+            return baseURL + path + (text.isEmpty ? "" : "?" + text)
+        }
+        return (page.page < lastPage ? link(page.page + 1) : nil, page.page > 1 ? link(page.page - 1) : nil)
+    }
+
+    static func percentEncode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+}
+
 /// One page of results.
 struct Page<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
     var count: Int
@@ -15,21 +35,7 @@ struct Page<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
     init(count: Int, page: PageRequest, results: [Item], baseURL: String, path: String, query: [(String, String)]) {
         self.count = count
         self.results = results
-        let lastPage = max(1, (count + page.size - 1) / page.size)
-        func link(_ number: Int) -> String {
-            var items = query.filter { $0.0 != "page" }
-            if number > 1 { items.append(("page", String(number))) }
-            let text = items.map { Self.percentEncode($0.0) + "=" + Self.percentEncode($0.1) }.joined(separator: "&")
-            return baseURL + path + (text.isEmpty ? "" : "?" + text)
-        }
-        next = page.page < lastPage ? link(page.page + 1) : nil
-        previous = page.page > 1 ? link(page.page - 1) : nil
-    }
-
-    static func percentEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+        (next, previous) = PageLinks.of(count: count, page: page, baseURL: baseURL, path: path, query: query)
     }
 
     // `next`/`previous` are always present, as null when there is no such page.

@@ -5,7 +5,7 @@ import PasswordCrypt
 import Synchronization
 
 /// A `Mutex` in a class, so value types can share it.
-public final class SharedBox<Value: Sendable>: Sendable {
+final class SharedBox<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
     init(_ value: Value) { mutex = Mutex(value) }
     func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }

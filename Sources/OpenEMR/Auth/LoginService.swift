@@ -364,8 +364,6 @@ public struct LoginService: Sendable {
     }
 
     private func signInPatient(username: String, password: String, clientIP: String, logger: Logger) async throws -> Success {
-        // Read before a connection is held: the audit rows written inside the transaction need OpenEMR's time zone.
-        _ = try await globals.current(logger: logger)
         let decision = try await database.withConnection(logger: logger) { connection in
             // Rows exist before the transaction locks them (see `signInCore`). Unknown names get no account row.
             try await connection.queries([

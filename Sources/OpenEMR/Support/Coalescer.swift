@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// `loader` must return exactly one value per key, in the order of the keys. A loader error reaches every caller of
 /// that batch.
-public final class Coalescer<Key: Sendable, Value: Sendable>: Sendable {
+final class Coalescer<Key: Sendable, Value: Sendable>: Sendable {
     typealias Loader = @Sendable ([Key]) async throws -> [Value]
 
     private struct Waiter {
@@ -131,6 +131,6 @@ public final class Coalescer<Key: Sendable, Value: Sendable>: Sendable {
     }
 }
 
-public enum CoalescerError: Error, Equatable {
+enum CoalescerError: Error, Equatable {
     case loaderReturnedWrongCount(expected: Int, got: Int)
 }
