@@ -46,7 +46,7 @@ while stack:
 problems = [f"target {t}" for t in local if t in ("App", "EMRBridge")]
 problems += [f"product {p}" for p in products if p.lower().startswith(forbidden)]
 # Packages that provide OpenEMR's products must not pull Hummingbird or HTTPTypes in either.
-providers = {"Logging": "swift-log", "Metrics": "swift-metrics", "NIOPosix": "swift-nio", "NIOCore": "swift-nio",
+providers = {"Logging": "swift-log", "Metrics": "swift-metrics", "NIOPosix": "swift-nio", "NIOCore": "swift-nio", "_NIOFileSystem": "swift-nio",
              "ServiceLifecycle": "swift-service-lifecycle", "Crypto": "swift-crypto"}
 for product in products:
     package = providers.get(product)

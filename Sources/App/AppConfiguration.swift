@@ -22,8 +22,13 @@ public struct AppConfiguration: Sendable {
     /// `BRIDGE_READ_BATCHES`: coalesced `GET /api/patients/{pid}/` batches in flight at once (default: half the cores,
     /// at least 1). Fewer batches are larger: fewer database round trips per request.
     public var readBatches: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
-    /// `BRIDGE_MAX_BODY_BYTES`: largest JSON request body (default 1 MiB).
-    public var maxBodyBytes: Int = 1 << 20
+    /// `BRIDGE_MAX_BODY_BYTES`: largest JSON request body (default 4 MiB: a three-hour transcription's 3,000 segments
+    /// with long lines fit).
+    public var maxBodyBytes: Int = 4 << 20
+    /// `BRIDGE_AUDIO_DIR`: folder for transcription recordings (default `/var/lib/emr-bridge/audio`; created when missing).
+    public var audioDirectory: String = "/var/lib/emr-bridge/audio"
+    /// `BRIDGE_AUDIO_MAX_BYTES`: largest recording accepted (default 200 MiB); larger uploads get 413.
+    public var audioMaxBytes: Int = 200 << 20
     /// `LOG_LEVEL` (default `info`).
     public var logLevel: Logger.Level = .info
     /// `OPENEMR_SESSION_PATH`: OpenEMR's PHP session folder (read-only), for the session bridge.
@@ -75,7 +80,9 @@ public struct AppConfiguration: Sendable {
             .split(separator: ",").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
         configuration.tokenTTL = try reader.int("BRIDGE_TOKEN_TTL", default: 8 * 3600, range: 60...(90 * 86400))
         configuration.readBatches = try reader.int("BRIDGE_READ_BATCHES", default: configuration.readBatches, range: 1...256)
-        configuration.maxBodyBytes = try reader.int("BRIDGE_MAX_BODY_BYTES", default: 1 << 20, range: 1024...(1 << 30))
+        configuration.maxBodyBytes = try reader.int("BRIDGE_MAX_BODY_BYTES", default: 4 << 20, range: 1024...(1 << 30))
+        configuration.audioDirectory = reader.string("BRIDGE_AUDIO_DIR") ?? configuration.audioDirectory
+        configuration.audioMaxBytes = try reader.int("BRIDGE_AUDIO_MAX_BYTES", default: 200 << 20, range: 1...(1 << 40))
         if let level = try reader.logLevel("LOG_LEVEL") { configuration.logLevel = level }
         configuration.openEMRSessionPath = reader.string("OPENEMR_SESSION_PATH")
         configuration.openEMRSessionMaxAge = try reader.int("OPENEMR_SESSION_MAX_AGE", default: 14400, range: 1...(30 * 86400))

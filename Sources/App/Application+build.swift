@@ -50,6 +50,7 @@ public struct AppServices: Sendable {
     public let sessionBridge: SessionBridge
     public let auditQueue: AuditQueue
     public let directory: DirectoryRepository
+    public let transcriptions: TranscriptionRepository
     let patientReads: PatientReads
     let passwordThreadPool: NIOThreadPool
 
@@ -84,6 +85,10 @@ public struct AppServices: Sendable {
         )
         self.auditQueue = AuditQueue(audit: audit, logger: logger)
         self.directory = DirectoryRepository(database: database)
+        self.transcriptions = TranscriptionRepository(
+            database: database, audit: audit, auditQueue: auditQueue, globals: globals,
+            audio: AudioStore(directory: configuration.audioDirectory, maxBytes: configuration.audioMaxBytes)
+        )
         // Never more than half the pool for coalesced patient reads, so writes and other reads always find a connection.
         self.patientReads = PatientReads(
             database: database, logger: logger,
@@ -135,6 +140,9 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
         tokens: services.tokens, patients: PatientRepository(database: services.database, audit: services.audit),
         patientReads: services.patientReads, encounters: EncounterRepository(database: services.database, audit: services.audit),
         directory: services.directory, auditQueue: services.auditQueue, globals: services.globals, configuration: services.configuration
+    ).addRoutes(to: router, authenticator: authenticator)
+    TranscriptionController(
+        transcriptions: services.transcriptions, configuration: services.configuration, fileIO: FileIO()
     ).addRoutes(to: router, authenticator: authenticator)
     return router
 }

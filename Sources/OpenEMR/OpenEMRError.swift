@@ -20,6 +20,10 @@ public struct OpenEMRError: Error, Sendable, Equatable, CustomStringConvertible 
         case locked
         /// Not now: the database or a limited resource is busy; `retryAfter` seconds.
         case unavailable
+        /// The request's content is larger than this server accepts.
+        case tooLarge
+        /// The request's content is of a type this operation does not take.
+        case unsupportedMediaType
         /// An invariant of the stored data does not hold (a bug or a broken database); never the caller's fault.
         case inconsistent
     }

@@ -80,7 +80,7 @@ public struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     public init(limit: Int) { self.limit = limit }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit, !TranscriptionController.streamsBody(request) {
             throw AppError(.contentTooLarge, code: "payload_too_large", message: "The request body is too large.", details: ["limit_bytes": String(limit)])
         }
         return try await next(request, context)
@@ -90,6 +90,14 @@ public struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
 /// Decoding of JSON request bodies with the configured size limit and per-field error details.
 enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        guard let value = try await decodeIfPresent(type, from: request, limit: limit) else {
+            throw AppError.badRequest("A JSON request body is required.", code: "invalid_json")
+        }
+        return value
+    }
+
+    /// Like `decode`, but an empty body is nil (an action whose body is optional).
+    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T? {
         var request = request
         let buffer: ByteBuffer
         do {
@@ -97,9 +105,7 @@ enum JSONBody {
         } catch is NIOTooManyBytesError {
             throw AppError(.contentTooLarge, code: "payload_too_large", message: "The request body is too large.", details: ["limit_bytes": String(limit)])
         }
-        if buffer.readableBytes == 0 {
-            throw AppError.badRequest("A JSON request body is required.", code: "invalid_json")
-        }
+        if buffer.readableBytes == 0 { return nil }
         do {
             return try JSONCoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

@@ -82,6 +82,8 @@ extension AppError {
         case .staleVersion: status = .preconditionFailed
         case .locked: status = HTTPResponse.Status(code: 423, reasonPhrase: "Locked")
         case .unavailable: status = .serviceUnavailable
+        case .tooLarge: status = .contentTooLarge
+        case .unsupportedMediaType: status = .unsupportedMediaType
         case .inconsistent: status = .internalServerError
         }
         var headers: HTTPFields = [:]

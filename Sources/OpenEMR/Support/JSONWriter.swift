@@ -56,5 +56,12 @@ public struct JSONWriter {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    /// Appends a finite number in its shortest round-trip form, or `null` (also for NaN and infinities, which JSON
+    /// cannot hold).
+    public mutating func double(_ value: Double?) {
+        guard let value, value.isFinite else { return raw("null") }
+        bytes.append(contentsOf: value.description.utf8)
+    }
+
     private static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 48 + value : 87 + value }
 }
