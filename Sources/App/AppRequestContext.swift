@@ -45,4 +45,6 @@ enum JSONCoding {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return decoder
     }()
+    /// For bodies whose `CodingKeys` are the JSON names (`JSONKeyed`).
+    static let keyedDecoder = JSONDecoder()
 }

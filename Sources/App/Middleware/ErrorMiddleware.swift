@@ -107,7 +107,8 @@ enum JSONBody {
         }
         if buffer.readableBytes == 0 { return nil }
         do {
-            return try JSONCoding.decoder.decode(T.self, from: Data(buffer.readableBytesView))
+            let decoder = T.self is any JSONKeyed.Type ? JSONCoding.keyedDecoder : JSONCoding.decoder
+            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
                 throw AppError.badRequest("The request body is not valid JSON.", code: "invalid_json")

@@ -1,6 +1,10 @@
 import Foundation
 public import MariaDB
 
+/// A request body whose `CodingKeys` are already the JSON (snake_case) names: decoded without key conversion, which
+/// also saves converting every key of a 3,000-segment body.
+public protocol JSONKeyed: Decodable {}
+
 /// Where a transcription is in its review: `draft → pending_review → approved → integrated`, and
 /// `pending_review → rejected → draft`. Every other move is refused (409 `invalid_transition`).
 public enum TranscriptionStatus: String, Sendable, CaseIterable, Codable {
@@ -63,7 +67,7 @@ public struct TranscriptionSegment: Sendable, Equatable {
 }
 
 /// A segment as a client sends it; every field optional so that all mistakes are reported at once.
-public struct TranscriptionSegmentInput: Decodable, Sendable {
+public struct TranscriptionSegmentInput: JSONKeyed, Sendable {
     var order: Int?
     var startMs: Int?
     var endMs: Int?
@@ -78,7 +82,7 @@ public struct TranscriptionSegmentInput: Decodable, Sendable {
 
 /// The writable fields of a transcription, from a JSON body. A field that was not sent is nil; `sent` tells a PATCH
 /// which nullable fields were sent as `null`.
-public struct TranscriptionInput: Decodable, Sendable {
+public struct TranscriptionInput: JSONKeyed, Sendable {
     var pid: Int?
     var encounter: Int?
     var providerId: Int?
@@ -218,13 +222,13 @@ public struct TranscriptionInput: Decodable, Sendable {
 }
 
 /// The body of `…/reject/`.
-public struct TranscriptionDecision: Decodable, Sendable {
+public struct TranscriptionDecision: JSONKeyed, Sendable {
     public var reason: String?
     public init(reason: String?) { self.reason = reason }
 }
 
 /// The body of `…/integrate_with_openemr/`.
-public struct IntegrationRequest: Decodable, Sendable {
+public struct IntegrationRequest: JSONKeyed, Sendable {
     public enum Form: String, Sendable, Decodable { case clinicalNotes = "clinical_notes", soap }
     public struct SOAPSections: Decodable, Sendable, Equatable {
         public var subjective: String?
