@@ -9,6 +9,8 @@
 #    MariaDB's own rate for the same primary-key select through its C client at the same concurrency (mysqlslap).
 # 2. The same for a patient search page.
 # 3. Logins flat out (bcrypt): logins/s against cores ÷ one verify time, and /api/health/ p99 meanwhile.
+# 5. Transcriptions: create with 1,000 segments (median, and mean against MariaDB's own client inserting the same rows into
+#    tables shaped and indexed the same), read back, and a 200 MiB audio upload (MB/s, server RSS growth).
 # 4. Sign-in failures look alike: median time of unknown user / wrong password / inactive user / locked account over
 #    many interleaved attempts; then 40 parallel guesses sent to two bridge processes on one database, and how many
 #    of them reached a hash check (password_max_failed_logins = 3).
@@ -21,7 +23,7 @@ INSTANCE=bench
 DB_PORT="${BENCH_DB_PORT:-3409}"
 HTTP_PORT="${BENCH_HTTP_PORT:-8181}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
-ONLY="${BENCH_ONLY:-1 2 3 4}" # e.g. BENCH_ONLY=1 runs only the first benchmark
+ONLY="${BENCH_ONLY:-1 2 3 4 5}" # e.g. BENCH_ONLY=1 runs only the first benchmark
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
 CONNECTIONS=64
 
@@ -64,7 +66,7 @@ echo "[bench] patients: $(mariadb_sql "$INSTANCE" -N -B -e 'SELECT COUNT(*) FROM
 swift build -c release --product emr-bridge --scratch-path .build-bench >&2
 BIN=.build-bench/release/emr-bridge
 export DB_HOST=127.0.0.1 DB_PORT="$DB_PORT" DB_NAME=emr_bench DB_USER=bench DB_PASSWORD=bench-Secret-1 DB_POOL_SIZE="${DB_POOL_SIZE:-16}"
-export LOG_LEVEL=warning BRIDGE_PORT="$HTTP_PORT"
+export LOG_LEVEL=warning BRIDGE_PORT="$HTTP_PORT" BRIDGE_AUDIO_DIR="$EMR_REPO_ROOT/.local/bench-audio"
 "$BIN" migrate >/dev/null
 # Benchmark 4: a lock after 3 failures; no per-address lock (every attempt comes from 127.0.0.1).
 mariadb_sql "$INSTANCE" emr_bench <<'SQL'
@@ -279,4 +281,88 @@ checks="$(mariadb_sql "$INSTANCE" emr_bench -N -B -e "SELECT COUNT(*) FROM log W
 counter="$(mariadb_sql "$INSTANCE" emr_bench -N -B -e "SELECT login_fail_counter FROM users_secure WHERE username = 'drpatel'")"
 echo "hash checks: $checks (limit 3); users_secure.login_fail_counter: $counter (40 expected)"
 mariadb_sql "$INSTANCE" emr_bench -e "UPDATE users_secure SET login_fail_counter = 0, last_login_fail = NULL"
+fi
+if wants 5; then
+echo
+echo "== 5. Transcriptions: create with 1,000 segments, read back, audio upload"
+pid_enc="$(mariadb_sql "$INSTANCE" emr_bench -N -B -e "SELECT pid, encounter FROM form_encounter ORDER BY id LIMIT 1")"
+BRIDGE_BENCH_PID="${pid_enc%%$'\t'*}" BRIDGE_BENCH_ENCOUNTER="${pid_enc##*$'\t'}" python3 - "$HTTP_PORT" "$token" <<'PY'
+import http.client, json, os, statistics, sys, time
+port, token = int(sys.argv[1]), sys.argv[2]
+pid, encounter = int(os.environ["BRIDGE_BENCH_PID"]), int(os.environ["BRIDGE_BENCH_ENCOUNTER"])
+segments = [{"order": i, "start_ms": i * 3600, "end_ms": i * 3600 + 3400, "speaker": "provider" if i % 2 == 0 else "patient",
+             "text": "Patient reports mild headache for three days, worse in the morning, number %d, no fever or nausea." % i,
+             "confidence": 0.9} for i in range(1000)]
+body = json.dumps({"pid": pid, "encounter": encounter, "language": "en", "segments": segments}).encode()
+headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+def call(method, path, payload=None):
+    start = time.perf_counter()
+    connection.request(method, path, payload, headers)
+    response = connection.getresponse()
+    data = response.read()
+    return time.perf_counter() - start, response.status, data
+for _ in range(20):
+    _, status, data = call("POST", "/api/transcriptions/", body)
+    assert status == 201, (status, data[:300])
+creates, ids = [], []
+for _ in range(200):
+    elapsed, status, data = call("POST", "/api/transcriptions/", body)
+    assert status == 201, status
+    creates.append(elapsed * 1000)
+    ids.append(json.loads(data)["id"])
+reads = []
+for index in range(400):
+    elapsed, status, _ = call("GET", "/api/transcriptions/%d/" % ids[index % len(ids)])
+    assert status == 200
+    reads.append(elapsed * 1000)
+creates.sort(); reads.sort()
+print("create, 1,000 segments (%d KB body): median %.1f ms, p90 %.1f ms, mean %.1f ms (target: median < 25 ms)" % (
+    len(body) // 1024, statistics.median(creates), creates[int(len(creates) * 0.9)], statistics.mean(creates)))
+print("read back with segments: median %.1f ms, p90 %.1f ms (target: median < 10 ms)" % (statistics.median(reads), reads[int(len(reads) * 0.9)]))
+with open("/tmp/emr-bench-create-mean", "w") as f:
+    f.write(str(statistics.mean(creates)))
+# MariaDB itself: the same rows (the transcription row, then the segments as one multi-row INSERT, one transaction each)
+# into tables shaped and indexed as the bridge's, through its own command-line client over TCP.
+def quote(text):
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+full_text = "\n".join(s["text"] for s in segments)
+rows = ",".join("(@t,%d,%d,%d,%s,%s,%s)" % (s["order"], s["start_ms"], s["end_ms"], quote(s["speaker"]), quote(s["text"]), s["confidence"]) for s in segments)
+with open("/tmp/emr-bench-transcriptions.sql", "w") as f:
+    f.write("DROP TABLE IF EXISTS bench_segments; DROP TABLE IF EXISTS bench_transcriptions;\n")
+    f.write("CREATE TABLE bench_transcriptions LIKE mmt_transcriptions; CREATE TABLE bench_segments LIKE mmt_transcription_segments;\n")
+    for _ in range(200):
+        f.write("START TRANSACTION;\n")
+        f.write("INSERT INTO bench_transcriptions (pid, encounter, provider_id, language, status, full_text, segment_count, created_by, created_at, updated_at) "
+                "VALUES (%d, %d, 2, 'en', 'draft', %s, 1000, 'drsmith', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));\n" % (pid, encounter, quote(full_text)))
+        f.write("SET @t = LAST_INSERT_ID();\n")
+        f.write("INSERT INTO bench_segments (transcription_id, seq, start_ms, end_ms, speaker, text, confidence) VALUES %s;\n" % rows)
+        f.write("COMMIT;\n")
+    f.write("DROP TABLE bench_segments; DROP TABLE bench_transcriptions;\n")
+PY
+start_ns="$(date +%s%N)"
+mariadb --no-defaults -h 127.0.0.1 -P "$DB_PORT" -u bench -pbench-Secret-1 emr_bench </tmp/emr-bench-transcriptions.sql
+end_ns="$(date +%s%N)"
+python3 - "$start_ns" "$end_ns" <<'PY'
+import sys
+start, end = int(sys.argv[1]), int(sys.argv[2])
+mariadb = (end - start) / 1e6 / 200
+bridge = float(open("/tmp/emr-bench-create-mean").read())
+print("mariadb client, same rows and indexes: mean %.1f ms per transcription; bridge mean / mariadb = %.2f (target <= 2)" % (mariadb, bridge / mariadb))
+PY
+# Audio: 200 MB streamed to BRIDGE_AUDIO_DIR; the server's resident memory sampled meanwhile.
+audio_file="$(mktemp --suffix=.webm)"
+dd if=/dev/urandom of="$audio_file" bs=1048576 count=200 status=none
+tid="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/transcriptions/" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "{\"pid\":${pid_enc%%$'\t'*},\"encounter\":${pid_enc##*$'\t'},\"segments\":[]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
+rss_before="$(rss)"
+( peak=0; while kill -0 "$server_pid" 2>/dev/null; do r="$(rss)"; [ "$r" -gt "$peak" ] && peak="$r" && echo "$peak" >/tmp/emr-bench-rss-peak; sleep 0.02; done ) &
+sampler=$!
+seconds="$(curl -s -o /dev/null -w '%{time_total}' -X PUT "http://127.0.0.1:$HTTP_PORT/api/transcriptions/$tid/audio/" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: audio/webm' --data-binary "@$audio_file")"
+kill "$sampler" 2>/dev/null || true
+rss_peak="$(cat /tmp/emr-bench-rss-peak 2>/dev/null || echo "$rss_before")"
+python3 -c "print('audio upload 200 MiB: %.0f MB/s; server RSS growth %.1f MiB (targets: >= 200 MB/s, < 20 MiB)' % (200 * 1.048576 / $seconds, max(0, $rss_peak - $rss_before) / 1024))"
+rm -f "$audio_file" /tmp/emr-bench-rss-peak /tmp/emr-bench-create-mean /tmp/emr-bench-transcriptions.sql
 fi

@@ -1033,6 +1033,7 @@ extension LiveAppTests {
                 let logoutToken = try await client.token("drjones", "doctor123")
                 var createdPid = 6
                 var createdEncounter = 1
+                var createdTranscription = 0
                 var checked: Set<String> = []
                 for operation in OpenAPIDocument.operations {
                     let name = "\(operation.method.uppercased()) \(operation.path)"
@@ -1043,6 +1044,7 @@ extension LiveAppTests {
 
                     let uri = operation.path.replacingOccurrences(of: "{pid}", with: String(createdPid))
                         .replacingOccurrences(of: "{encounter}", with: String(createdEncounter))
+                        .replacingOccurrences(of: "{id}", with: String(createdTranscription))
                     var token: String? = operation.authenticated ? admin : nil
                     var body: String?
                     switch (operation.method, operation.path) {
@@ -1051,6 +1053,12 @@ extension LiveAppTests {
                     case ("post", "/api/auth/openemr-session/"): body = #"{"session_id":"0123456789abcdefghijklmnop"}"#
                     case ("post", "/api/auth/logout/"): token = logoutToken
                     case ("post", "/api/patients/"): body = #"{"fname":"Open","lname":"Api","sex":"Female","dob":"1977-07-07"}"#
+                    case ("post", "/api/transcriptions/"), ("put", "/api/transcriptions/{id}/"):
+                        body = #"{"pid":\#(createdPid),"encounter":\#(createdEncounter),"segments":[{"start_ms":0,"end_ms":5,"text":"Hello"}]}"#
+                    case ("patch", "/api/transcriptions/{id}/"): body = #"{"language":"es"}"#
+                    case ("post", "/api/transcriptions/{id}/reject/"): body = #"{"reason":"Too late: already approved"}"#
+                    case ("post", "/api/transcriptions/{id}/integrate_with_openemr/"): body = #"{"form":"soap"}"#
+                    case ("put", "/api/transcriptions/{id}/audio/"): body = "{}"
                     case ("put", _): body = #"{"fname":"Open","lname":"Api","sex":"Female","dob":"1977-07-08"}"#
                     case ("patch", _): body = #"{"city":"Schema"}"#
                     case ("post", "/api/encounters/"): body = "{\"pid\":\(createdPid)}"
@@ -1070,12 +1078,19 @@ extension LiveAppTests {
                         checked.insert(ref["$ref"]?.string ?? "")
                     }
                     if operation.method == "post" && operation.path == "/api/patients/" { createdPid = response.json["pid"].int ?? createdPid }
+                    if operation.method == "post" && operation.path == "/api/transcriptions/" {
+                        createdTranscription = response.json["id"].int ?? createdTranscription
+                    }
                     if operation.method == "post" && operation.path == "/api/encounters/" {
                         createdEncounter = response.json["encounter"].int ?? createdEncounter
                     }
                 }
-                #expect(createdPid != 6 && createdEncounter != 1, "the create operations worked")
-                for schema in ["Patient", "PatientPage", "Encounter", "EncounterPage", "Error", "ProviderPage", "FacilityPage", "Login", "User", "Health"] {
+                #expect(createdPid != 6 && createdEncounter != 1 && createdTranscription != 0, "the create operations worked")
+                #expect(try await database.string("SELECT status AS v FROM mmt_transcriptions WHERE id = \(createdTranscription)") == "integrated")
+                for schema in [
+                    "Patient", "PatientPage", "Encounter", "EncounterPage", "Error", "ProviderPage", "FacilityPage", "Login", "User", "Health", "Transcription",
+                    "TranscriptionPage",
+                ] {
                     #expect(checked.contains("#/components/schemas/\(schema)"), "\(schema) was never checked against a real response")
                 }
 
@@ -1084,6 +1099,7 @@ extension LiveAppTests {
                     ("/api/patients/7/", "Patient"), ("/api/patients/?page_size=200", "PatientPage"), ("/api/patients/?page=last&page_size=7", "PatientPage"),
                     ("/api/encounters/?page_size=200", "EncounterPage"), ("/api/patients/99999/", "Error"), ("/api/patients/?ordering=x", "Error"),
                     ("/api/openemr/providers/?page_size=200", "ProviderPage"), ("/api/openemr/facilities/", "FacilityPage"),
+                    ("/api/transcriptions/?page_size=200", "TranscriptionPage"), ("/api/transcriptions/\(createdTranscription)/", "Transcription"),
                 ]
                 for (uri, schema) in samples {
                     let response = try await client.call(.get, uri, token: admin)

@@ -16,6 +16,10 @@ enum OpenAPIDocument {
         var requestSchema: String?
         var responses: [(status: Int, schema: String?)]
         var query: [String] = []
+        /// A non-JSON request body (`audio/*`), streamed.
+        var rawRequestBody: String? = nil
+        /// A non-JSON success body (`audio/*`).
+        var rawResponseBody: String? = nil
     }
 
     static let operations: [Operation] = [
@@ -39,6 +43,18 @@ enum OpenAPIDocument {
         Operation(method: "get", path: "/api/encounters/{encounter}/", summary: "One encounter", authenticated: true, responses: [(200, "Encounter"), (401, "Error"), (404, "Error")]),
         Operation(method: "get", path: "/api/openemr/providers/", summary: "Active providers (users.authorized = 1)", authenticated: true, responses: [(200, "ProviderPage"), (401, "Error")], query: ["page", "page_size"]),
         Operation(method: "get", path: "/api/openemr/facilities/", summary: "Facilities", authenticated: true, responses: [(200, "FacilityPage"), (401, "Error")], query: ["page", "page_size"]),
+        Operation(method: "get", path: "/api/transcriptions/", summary: "List transcriptions (no segments; full_text is an excerpt). Patients see only their own approved or integrated ones", authenticated: true, responses: [(200, "TranscriptionPage"), (304, nil), (400, "Error"), (401, "Error"), (404, "Error")], query: ["patient", "encounter", "status", "provider", "date_from", "date_to", "search", "ordering", "page", "page_size"]),
+        Operation(method: "post", path: "/api/transcriptions/", summary: "Create a draft transcription with its segments (providers and admins)", authenticated: true, requestSchema: "TranscriptionInput", responses: [(201, "Transcription"), (400, "Error"), (401, "Error"), (403, "Error"), (413, "Error")]),
+        Operation(method: "get", path: "/api/transcriptions/{id}/", summary: "One transcription with its segments in order (ETag)", authenticated: true, responses: [(200, "Transcription"), (304, nil), (401, "Error"), (404, "Error")]),
+        Operation(method: "put", path: "/api/transcriptions/{id}/", summary: "Replace a transcription and its whole segment list while editable (If-Match honoured)", authenticated: true, requestSchema: "TranscriptionInput", responses: [(200, "Transcription"), (400, "Error"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (412, "Error"), (413, "Error")]),
+        Operation(method: "patch", path: "/api/transcriptions/{id}/", summary: "Update the sent fields while editable; segments, when sent, replace the whole list (If-Match honoured)", authenticated: true, requestSchema: "TranscriptionPatch", responses: [(200, "Transcription"), (400, "Error"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (412, "Error"), (413, "Error")]),
+        Operation(method: "post", path: "/api/transcriptions/{id}/submit/", summary: "draft → pending_review", authenticated: true, responses: [(200, "Transcription"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (412, "Error")]),
+        Operation(method: "post", path: "/api/transcriptions/{id}/approve/", summary: "pending_review → approved", authenticated: true, responses: [(200, "Transcription"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (412, "Error")]),
+        Operation(method: "post", path: "/api/transcriptions/{id}/reject/", summary: "pending_review → rejected, with a reason", authenticated: true, requestSchema: "TranscriptionRejection", responses: [(200, "Transcription"), (400, "Error"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (412, "Error")]),
+        Operation(method: "post", path: "/api/transcriptions/{id}/reopen/", summary: "rejected → draft", authenticated: true, responses: [(200, "Transcription"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (412, "Error")]),
+        Operation(method: "post", path: "/api/transcriptions/{id}/integrate_with_openemr/", summary: "Write the approved text into the encounter as a Clinical Notes (default) or SOAP form: 201 when written, 200 with the same form when it already was", authenticated: true, requestSchema: "TranscriptionIntegration", responses: [(200, "Transcription"), (201, "Transcription"), (400, "Error"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (503, "Error")]),
+        Operation(method: "put", path: "/api/transcriptions/{id}/audio/", summary: "Upload the recording as the raw body (Content-Type audio/*), streamed to disk; at most BRIDGE_AUDIO_MAX_BYTES", authenticated: true, responses: [(200, "Transcription"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (413, "Error"), (415, "Error"), (503, "Error")], rawRequestBody: "audio/*"),
+        Operation(method: "get", path: "/api/transcriptions/{id}/audio/", summary: "Download the recording; one Range (206 with Content-Range, 416 when outside). Never to patients (403)", authenticated: true, responses: [(200, nil), (206, nil), (304, nil), (401, "Error"), (403, "Error"), (404, "Error"), (416, "Error")], rawResponseBody: "audio/*"),
     ]
 
     // MARK: - Schemas
@@ -72,6 +88,47 @@ enum OpenAPIDocument {
         "encounter", "uuid", "pid", "date", "reason", "facility_id", "facility_name", "provider_id", "pc_catid", "class_code", "pos_code",
         "sensitivity", "external_id", "last_update",
     ]
+
+    private static let transcriptionInput: [(String, JSONSchema)] = [
+        ("pid", .integer(minimum: (1, exclusive: false))), ("encounter", .integer(minimum: (1, exclusive: false))),
+        ("provider_id", .integer(minimum: (1, exclusive: false))), ("language", .string(minLength: 2, maxLength: 35, pattern: "^[A-Za-z0-9-]+$")),
+        ("duration_ms", .integer(nullable: true, minimum: (0, exclusive: false))), ("segments", .array(items: ref("TranscriptionSegmentInput"))),
+    ]
+
+    static let transcriptionFields = [
+        "id", "pid", "encounter", "provider_id", "language", "duration_ms", "status", "full_text", "segment_count", "created_by", "created_at",
+        "updated_at", "submitted_at", "reviewed_by", "reviewed_at", "rejection_reason", "audio", "openemr_form", "version",
+    ]
+
+    private static func transcription(withSegments: Bool) -> JSONSchema {
+        let dateTime = JSONSchema.string(format: .dateTime)
+        let nullableDateTime = JSONSchema.string(format: .dateTime, nullable: true)
+        var properties: [(String, JSONSchema)] = [
+            ("id", .integer), ("pid", .integer), ("encounter", .integer), ("provider_id", .integer), ("language", .string), ("duration_ms", nullableInteger),
+            ("status", .string(allowedValues: "draft", "pending_review", "approved", "rejected", "integrated")),
+            ("full_text", .string(description: withSegments ? "The segments' text joined in order, one line each" : "The first 280 characters")),
+            ("segment_count", .integer), ("created_by", .string), ("created_at", dateTime), ("updated_at", dateTime), ("submitted_at", nullableDateTime),
+            ("reviewed_by", nullableInteger), ("reviewed_at", nullableDateTime), ("rejection_reason", nullableString),
+            (
+                "audio",
+                object(["content_type": .string, "size": .integer, "sha256": .string, "uploaded_at": nullableDateTime], required: ["content_type", "size", "sha256", "uploaded_at"])
+                    .nullableSchemaObject()
+            ),
+            (
+                "openemr_form",
+                object(
+                    [
+                        "formdir": .string(allowedValues: "clinical_notes", "soap"), "form_id": .integer, "forms_id": .integer, "uuid": nullableString,
+                        "note_type": nullableString, "integrated_by": nullableInteger, "integrated_at": nullableDateTime,
+                    ],
+                    required: ["formdir", "form_id", "forms_id", "uuid", "note_type", "integrated_by", "integrated_at"]
+                ).nullableSchemaObject()
+            ),
+            ("version", .integer),
+        ]
+        if withSegments { properties.append(("segments", .array(items: ref("TranscriptionSegment")))) }
+        return object(properties, required: transcriptionFields + (withSegments ? ["segments"] : []))
+    }
 
     static var schemas: OrderedDictionary<String, JSONSchema> {
         let patient = patientFields.map { field -> (String, JSONSchema) in
@@ -142,6 +199,35 @@ enum OpenAPIDocument {
                 required: ["id", "name"]
             ),
             "FacilityPage": page("Facility"),
+            "TranscriptionSegment": object(
+                [
+                    "order": .integer(minimum: (0, exclusive: false)), "start_ms": .integer(minimum: (0, exclusive: false)),
+                    "end_ms": .integer(minimum: (0, exclusive: false)), "speaker": .string(minLength: 1, maxLength: 64),
+                    "text": .string(minLength: 1), "confidence": .number(nullable: true, maximum: (1, exclusive: false), minimum: (0, exclusive: false)),
+                ],
+                required: ["order", "start_ms", "end_ms", "speaker", "text", "confidence"]
+            ),
+            "TranscriptionSegmentInput": object(
+                [
+                    "order": .integer(minimum: (0, exclusive: false)), "start_ms": .integer(minimum: (0, exclusive: false)),
+                    "end_ms": .integer(minimum: (0, exclusive: false)), "speaker": .string(minLength: 1, maxLength: 64),
+                    "text": .string(minLength: 1), "confidence": .number(nullable: true, maximum: (1, exclusive: false), minimum: (0, exclusive: false)),
+                ],
+                required: ["start_ms", "end_ms", "text"]
+            ),
+            "Transcription": transcription(withSegments: true),
+            "TranscriptionSummary": transcription(withSegments: false),
+            "TranscriptionPage": page("TranscriptionSummary"),
+            "TranscriptionInput": object(transcriptionInput, required: ["pid", "encounter", "segments"]),
+            "TranscriptionPatch": object(transcriptionInput, required: []),
+            "TranscriptionRejection": object(["reason": .string(minLength: 1)], required: ["reason"]),
+            "TranscriptionIntegration": object(
+                [
+                    "form": .string(allowedValues: "clinical_notes", "soap"), "note_type": .string, "note_category": .string,
+                    "sections": object(["subjective": .string, "objective": .string, "assessment": .string, "plan": .string], required: []),
+                ],
+                required: []
+            ),
         ]
     }
 
@@ -155,17 +241,23 @@ enum OpenAPIDocument {
             for (status, schema) in operation.responses {
                 var content = OpenAPI.Content.Map()
                 if let schema { content[.json] = .content(OpenAPI.Content(schema: ref(schema))) }
+                if let raw = operation.rawResponseBody, status == 200 || status == 206, let type = OpenAPI.ContentType(rawValue: raw) {
+                    content[type] = .content(OpenAPI.Content(schema: .string(contentEncoding: .binary)))
+                }
                 responses[.status(code: status)] = .response(OpenAPI.Response(description: status < 400 ? "Success" : "Error", content: content))
             }
             var parameters: OpenAPI.Parameter.Array = operation.query.map { .parameter(name: $0, context: .query(schema: .string)) }
-            for name in ["pid", "encounter"] where operation.path.contains("{\(name)}") {
+            for name in ["pid", "encounter", "id"] where operation.path.contains("{\(name)}") {
                 parameters.append(.parameter(name: name, context: .path(schema: .integer)))
             }
-            let requestBody = operation.requestSchema.map { request in
+            var requestBody = operation.requestSchema.map { request in
                 OpenAPI.Request(
                     content: [.json: .content(OpenAPI.Content(schema: ref(request)))],
-                    required: operation.method != "post" || request != "SessionBridge"
+                    required: !["SessionBridge", "TranscriptionIntegration"].contains(request)
                 )
+            }
+            if let raw = operation.rawRequestBody, let type = OpenAPI.ContentType(rawValue: raw) {
+                requestBody = OpenAPI.Request(content: [type: .content(OpenAPI.Content(schema: .string(contentEncoding: .binary)))], required: true)
             }
             let entry = OpenAPI.Operation(
                 summary: operation.summary,

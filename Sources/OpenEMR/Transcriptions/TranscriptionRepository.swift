@@ -234,7 +234,7 @@ public struct TranscriptionRepository: Sendable {
             // The Clinical Notes group id is MAX + 1: the bridge's writers take turns until their commit.
             return try await connection.withNamedLock(EncounterForms.clinicalNotesLock, timeout: 10, busy: { OpenEMRError.busy }) {
                 try await connection.withTransaction { connection in
-                    guard let current = try await Self.read(id: id, segments: false, lock: true, on: connection) else { throw OpenEMRError.notFound() }
+                    guard let current = try await Self.read(id: id, segments: true, lock: true, on: connection) else { throw OpenEMRError.notFound() }
                     if current.status == .integrated { return (current, false) }
                     guard current.status == .approved else { throw Self.invalidTransition("integrate", from: current.status) }
                     let content: EncounterNote.Content
@@ -270,7 +270,7 @@ public struct TranscriptionRepository: Sendable {
                         ],
                         on: connection
                     )
-                    guard let row = try await Self.read(id: id, segments: false, on: connection) else { throw OpenEMRError.inconsistent("transcription vanished") }
+                    guard let row = try await Self.read(id: id, segments: true, on: connection) else { throw OpenEMRError.inconsistent("transcription vanished") }
                     return (row, true)
                 }
             }
@@ -308,7 +308,7 @@ public struct TranscriptionRepository: Sendable {
                     [AuditEvent("patient-record-update", category: Self.category, by: identity, patientID: current.pid, comments: "mmt_transcriptions audio id \(id) (\(stored.bytes) bytes) via emr-bridge")],
                     on: connection
                 )
-                guard let row = try await Self.read(id: id, segments: false, on: connection) else { throw OpenEMRError.inconsistent("transcription vanished") }
+                guard let row = try await Self.read(id: id, segments: true, on: connection) else { throw OpenEMRError.inconsistent("transcription vanished") }
                 return (row, current.audio?.file)
             }
             if let previous, previous != stored.file { await audio.remove(previous) }
