@@ -561,3 +561,180 @@ extension LiveAppTests {
         }
     }
 }
+
+extension LiveAppTests {
+    /// Issue 15 on OpenEMR 8.2's real install schema (a copy of `EMR_TEST_REAL_SCHEMA_DB`, which scripts/test.sh loads
+    /// from ../shared/openemr/database.sql): the domain alone, no HTTP, writes the forms as OpenEMR's own screens read
+    /// them, including ten integrations at once.
+    @Suite("Live: transcriptions on OpenEMR 8.2's real schema", .liveDatabase())
+    struct TranscriptionsRealSchema {
+        /// A fresh copy of the real schema (tables and their rows), migrated; dropped afterwards.
+        static func withRealSchemaCopy(_ body: (MariaDBClient) async throws -> Void) async throws {
+            guard let real = TestEnvironment.realSchemaDatabase else {
+                if TestEnvironment.isRequired && FileManager.default.fileExists(atPath: TestEnvironment.realSchemaSQLFile.path) {
+                    Issue.record("\(TestEnvironment.realSchemaSQLFile.path) exists but EMR_TEST_REAL_SCHEMA_DB is not set")
+                }
+                return
+            }
+            let name = TestEnvironment.randomName("emr_real_copy_")
+            let logger = TestEnvironment.logger
+            do {
+                try await TestEnvironment.withAdmin { admin in
+                    try await admin.query("CREATE DATABASE \(unescaped: name) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci", logger: logger)
+                    let tables = try await admin.query(
+                        "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = \(real) AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'mmt\\_%'",
+                        logger: logger
+                    ).rows.map { try $0.decode("t", as: String.self) }
+                    try #require(tables.contains("form_clinical_notes") && tables.contains("form_soap"))
+                    try await admin.withConnection(logger: logger) { connection in
+                        for table in tables {
+                            try await connection.query("CREATE TABLE `\(unescaped: name)`.`\(unescaped: table)` LIKE `\(unescaped: real)`.`\(unescaped: table)`")
+                            try await connection.query("INSERT INTO `\(unescaped: name)`.`\(unescaped: table)` SELECT * FROM `\(unescaped: real)`.`\(unescaped: table)`")
+                        }
+                    }
+                }
+                var configuration = try TestEnvironment.adminConfiguration(database: name)
+                configuration.options.maximumConnections = 12
+                try await TestEnvironment.withClient(configuration) { client in
+                    let report = try await LiveDatabase.migrator(client).run(checkOnly: false)
+                    try #require(report.missingTables.isEmpty, "OpenEMR 8.2 lacks \(report.missingTables)")
+                    try await body(client)
+                }
+            } catch {
+                try? await LiveDatabase.dropDatabase(name)
+                throw error
+            }
+            try await LiveDatabase.dropDatabase(name)
+        }
+
+        struct World {
+            let client: MariaDBClient
+            let repository: TranscriptionRepository
+            let provider: Identity
+            let pid: Int
+            let encounter: Int
+        }
+
+        /// A provider, a patient and an encounter, made by the same domain code the API uses.
+        static func world(_ client: MariaDBClient) async throws -> World {
+            let logger = TestEnvironment.logger
+            let inserted = try await client.query(
+                "INSERT INTO users (username, password, fname, lname, authorized, active, facility_id) VALUES ('drreal', 'NoLongerUsed', 'Real', 'Doctor', 1, 1, 3)",
+                logger: logger
+            )
+            let provider = Identity(
+                role: .provider, userID: Int(inserted.lastInsertID), username: "drreal", groupName: "Default", pid: nil, fname: "Real", lname: "Doctor",
+                facilityID: 3, tokenHash: []
+            )
+            let globals = OpenEMRGlobalsCache(database: client)
+            let audit = AuditLogger(database: client, globals: globals, logger: logger)
+            let patientInput = try JSONCoding.decoder.decode(
+                PatientInput.self, from: Data(#"{"fname":"Rita","lname":"Schema","sex":"Female","dob":"1980-02-03"}"#.utf8)
+            )
+            let patient = try await PatientRepository(database: client, audit: audit).create(patientInput, by: provider, logger: logger)
+            let encounter = try await EncounterRepository(database: client, audit: audit).create(
+                try JSONCoding.decoder.decode(EncounterInput.self, from: Data(#"{"pid":\#(patient.pid),"reason":"Video visit"}"#.utf8)).validated(),
+                by: provider, logger: logger
+            )
+            let repository = TranscriptionRepository(database: client, audit: audit, auditQueue: nil, globals: globals, audio: nil)
+            return World(client: client, repository: repository, provider: provider, pid: patient.pid, encounter: encounter.encounter)
+        }
+
+        static func approved(_ world: World, text: String = "Subjective: cough.") async throws -> Int {
+            let logger = TestEnvironment.logger
+            let created = try await world.repository.create(
+                TranscriptionInput(pid: world.pid, encounter: world.encounter, segments: [TranscriptionSegment(order: 0, startMs: 0, endMs: 10, speaker: "provider", text: text, confidence: 0.9)]),
+                by: world.provider, logger: logger
+            )
+            _ = try await world.repository.perform(.submit, id: created.id, reason: nil, ifMatch: nil, by: world.provider, logger: logger)
+            _ = try await world.repository.perform(.approve, id: created.id, reason: nil, ifMatch: nil, by: world.provider, logger: logger)
+            return created.id
+        }
+
+        /// One copy of the real schema (copying it takes a while) for both checks.
+        @Test func formsAsOpenEMRWritesThemAndConcurrentIntegrations() async throws {
+            try await Self.withRealSchemaCopy { client in
+                let world = try await Self.world(client)
+                try await Self.clinicalNotesAndSOAP(world)
+                try await Self.concurrentIntegrationsGetDistinctGroupIDs(world)
+            }
+        }
+
+        static func clinicalNotesAndSOAP(_ world: World) async throws {
+            do {
+                let client = world.client
+                let logger = TestEnvironment.logger
+                func int(_ query: MariaDBQuery) async throws -> Int? { try await client.query(query, logger: logger).first?.decode("v", as: Int?.self) }
+
+                let id = try await Self.approved(world, text: "Patient is well.")
+                let (integrated, created) = try await world.repository.integrate(id: id, IntegrationRequest(noteType: "consultation_note"), by: world.provider, logger: logger)
+                #expect(created)
+                let form = try #require(integrated.form)
+                let note = try #require(
+                    try await client.query("SELECT * FROM form_clinical_notes WHERE form_id = \(form.formId)", logger: logger).first
+                )
+                #expect(try note.decode("encounter", as: String.self) == String(world.encounter))
+                #expect(try note.decode("pid", as: Int.self) == world.pid)
+                #expect(try note.decode("activity", as: Int.self) == 1)
+                #expect(try note.decode("code", as: String.self) == "LOINC:11488-4")
+                #expect(try note.decode("codetext", as: String.self) == "Consultation Note")
+                #expect(try note.decode("clinical_notes_type", as: String.self) == "consultation_note")
+                #expect(try note.decode("description", as: String.self) == "Patient is well.")
+                #expect(try note.decode("user", as: String.self) == "drreal")
+                #expect(try note.decode("groupname", as: String.self) == "Default")
+                #expect(try note.decode("authorized", as: Int.self) == 1)
+                #expect(OpenEMRUUID.string(try note.decode("uuid", as: [UInt8].self)) == form.uuid)
+                #expect(try await int("SELECT COUNT(*) AS v FROM uuid_registry WHERE table_name = 'form_clinical_notes' AND uuid = (SELECT uuid FROM form_clinical_notes WHERE form_id = \(form.formId))") == 1)
+                #expect(
+                    try await int(
+                        "SELECT COUNT(*) AS v FROM forms WHERE id = \(form.formsId) AND form_name = 'Clinical Notes Form' AND formdir = 'clinical_notes' AND form_id = \(form.formId) AND encounter = \(world.encounter) AND pid = \(world.pid) AND deleted = 0 AND user = 'drreal'"
+                    ) == 1
+                )
+                // What OpenEMR's encounter report runs (forms of the encounter, then the form's rows by form_id, pid, encounter).
+                #expect(
+                    try await int(
+                        "SELECT COUNT(*) AS v FROM forms f JOIN form_clinical_notes c ON c.form_id = f.form_id AND c.pid = f.pid AND c.encounter = f.encounter WHERE f.formdir = 'clinical_notes' AND f.encounter = \(world.encounter) AND f.deleted = 0 AND c.activity = 1"
+                    ) == 1
+                )
+                #expect(try await int("SELECT COUNT(*) AS v FROM log_comment_encrypt e JOIN log l ON l.id = e.log_id WHERE l.category = 'Clinical Notes' AND l.patient_id = \(world.pid)") == 1)
+                let (again, createdAgain) = try await world.repository.integrate(id: id, IntegrationRequest(), by: world.provider, logger: logger)
+                #expect(!createdAgain && again.form == form)
+                #expect(try await int("SELECT COUNT(*) AS v FROM form_clinical_notes") == 1)
+
+                let soapSource = try await Self.approved(world)
+                let sequence = try #require(try await int("SELECT id AS v FROM sequences"))
+                let soap = try await world.repository.integrate(id: soapSource, IntegrationRequest(form: "soap"), by: world.provider, logger: logger).transcription
+                #expect(soap.form?.formId == sequence + 1)
+                #expect(try await int("SELECT COUNT(*) AS v FROM form_soap WHERE id = \(sequence + 1) AND subjective = 'Subjective: cough.' AND activity = 1 AND pid = \(world.pid)") == 1)
+                #expect(try await int("SELECT COUNT(*) AS v FROM forms WHERE formdir = 'soap' AND form_name = 'SOAP' AND form_id = \(sequence + 1) AND encounter = \(world.encounter)") == 1)
+            }
+        }
+
+        /// Ten integrations at once: ten distinct, consecutive Clinical Notes group ids, each with its own forms row.
+        static func concurrentIntegrationsGetDistinctGroupIDs(_ world: World) async throws {
+            do {
+                let client = world.client
+                let logger = TestEnvironment.logger
+                var ids: [Int] = []
+                for index in 0..<10 { ids.append(try await Self.approved(world, text: "Note \(index)")) }
+                let forms = try await withThrowingTaskGroup(of: Transcription.OpenEMRForm?.self) { group in
+                    for id in ids {
+                        group.addTask { try await world.repository.integrate(id: id, IntegrationRequest(), by: world.provider, logger: logger).transcription.form }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                let groupIDs = forms.compactMap { $0?.formId }.sorted()
+                #expect(groupIDs.count == 10 && Set(groupIDs).count == 10, "\(groupIDs)")
+                #expect(groupIDs.last.map { $0 - (groupIDs.first ?? 0) } == 9, "consecutive: \(groupIDs)")
+                let rows = try await client.query(
+                    "SELECT form_id, COUNT(*) AS n FROM form_clinical_notes GROUP BY form_id HAVING n > 1", logger: logger
+                ).rows
+                #expect(rows.isEmpty, "no group id shared")
+                let formsRows = try await client.query(
+                    "SELECT COUNT(DISTINCT form_id) AS v FROM forms WHERE formdir = 'clinical_notes' AND form_id IN (\(list: groupIDs))", logger: logger
+                ).first?.decode("v", as: Int.self)
+                #expect(formsRows == 10)
+            }
+        }
+    }
+}
