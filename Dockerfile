@@ -44,7 +44,8 @@ ARG APP_UID=1000
 ARG APP_GID=1000
 RUN groupadd --gid "${APP_GID}" emrbridge \
     && useradd --uid "${APP_UID}" --gid "${APP_GID}" --home-dir /app --no-create-home \
-        --shell /usr/sbin/nologin emrbridge
+        --shell /usr/sbin/nologin emrbridge \
+    && mkdir -p /var/lib/emr-bridge/audio && chown -R emrbridge:emrbridge /var/lib/emr-bridge
 
 WORKDIR /app
 COPY --from=builder /out/emr-bridge /app/emr-bridge
@@ -52,6 +53,7 @@ COPY --from=builder /out/emr-bridge /app/emr-bridge
 COPY sql/ /app/sql/
 
 ENV BRIDGE_SQL_DIR=/app/sql \
+    BRIDGE_AUDIO_DIR=/var/lib/emr-bridge/audio \
     BRIDGE_HOST=0.0.0.0 \
     BRIDGE_PORT=8080
 

@@ -62,6 +62,7 @@ export DB_PASSWORD=openemr
 export BRIDGE_DEMO=1
 export BRIDGE_PORT
 export BRIDGE_SQL_DIR="${BRIDGE_SQL_DIR:-$EMR_REPO_ROOT/sql}"
+export BRIDGE_AUDIO_DIR="${BRIDGE_AUDIO_DIR:-$EMR_REPO_ROOT/.local/audio}"
 
 BIN="${EMR_BRIDGE_BIN:-$EMR_REPO_ROOT/.build/release/emr-bridge}"
 "$BIN" migrate

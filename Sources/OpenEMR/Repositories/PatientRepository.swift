@@ -388,6 +388,8 @@ public struct PatientRepository: Sendable {
         ("lists", "pid", false), ("prescriptions", "patient_id", false), ("billing", "pid", false), ("documents", "foreign_id", false),
         ("pnotes", "pid", false), ("immunizations", "patient_id", false), ("insurance_data", "pid", false), ("history_data", "pid", false),
         ("form_clinical_notes", "pid", false), ("form_soap", "pid", false), ("openemr_postcalendar_events", "pc_pid", true),
+        // The bridge's own: a transcription (and its recording) is part of the patient's record.
+        ("mmt_transcriptions", "pid", false),
     ]
 
     /// Deletes a patient in one transaction: refused (409 `patient_has_records`) while any `recordTables` row
