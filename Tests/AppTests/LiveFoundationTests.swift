@@ -234,8 +234,10 @@ struct ConfigurationTests {
             "DB_NAME": "emr", "DB_SSL_MODE": "verify_identity", "DB_SSL_CA": "/ca.pem", "DB_POOL_SIZE": "7", "DB_CONNECT_TIMEOUT": "3",
             "DB_LEASE_TIMEOUT": "4", "BRIDGE_HOST": "0.0.0.0", "BRIDGE_PORT": "9000", "CORS_ALLOWED_ORIGINS": " https://a.example , ,https://b.example",
             "BRIDGE_TOKEN_TTL": "3600", "BRIDGE_MAX_BODY_BYTES": "4096", "LOG_LEVEL": "DEBUG", "OPENEMR_SESSION_PATH": "/sessions",
-            "OPENEMR_SESSION_MAX_AGE": "600", "BRIDGE_TRUST_PROXY": "yes",
+            "OPENEMR_SESSION_MAX_AGE": "600", "BRIDGE_TRUST_PROXY": "yes", "BRIDGE_AUDIO_DIR": "/srv/audio", "BRIDGE_AUDIO_MAX_BYTES": "1000000",
         ])
+        #expect(configuration.audioDirectory == "/srv/audio")
+        #expect(configuration.audioMaxBytes == 1_000_000)
         #expect(configuration.database.host == "db.internal")
         #expect(configuration.database.port == 3307)
         #expect(configuration.database.unixSocket == "/run/mysqld.sock")
@@ -262,7 +264,9 @@ struct ConfigurationTests {
         #expect(defaults.host == "127.0.0.1")
         #expect(defaults.database.port == 3306)
         #expect(defaults.database.tls.mode == .preferred)
-        #expect(defaults.maxBodyBytes == 1 << 20)
+        #expect(defaults.maxBodyBytes == 4 << 20)
+        #expect(defaults.audioDirectory == "/var/lib/emr-bridge/audio")
+        #expect(defaults.audioMaxBytes == 200 << 20)
         #expect(defaults.openEMRSessionPath == nil)
         #expect(defaults.openEMRSessionMaxAge == 14400)
     }

@@ -161,8 +161,14 @@ extension LiveAppTests {
             try await client.query("DELETE FROM log_comment_encrypt WHERE log_id > \(maxLogID)", logger: logger)
             try await client.query("DELETE FROM log WHERE id > \(maxLogID)", logger: logger)
             try await client.query("DELETE FROM ip_tracking WHERE ip_string = 'unknown'", logger: logger)
-            for table in try await tables(client, like: "mmt\\_%") where !preexisting.contains(table) {
-                try await client.query("DROP TABLE IF EXISTS `\(unescaped: table)`", logger: logger)
+            // Tables that refer to each other (transcription segments) go together, whatever their order.
+            let added = try await tables(client, like: "mmt\\_%").filter { !preexisting.contains($0) }
+            if !added.isEmpty {
+                try await client.withConnection(logger: logger) { connection in
+                    try await connection.query("SET SESSION foreign_key_checks = 0")
+                    try await connection.query("DROP TABLE IF EXISTS \(unescaped: added.map { "`\($0)`" }.joined(separator: ", "))")
+                    try await connection.query("SET SESSION foreign_key_checks = 1")
+                }
             }
         }
     }
