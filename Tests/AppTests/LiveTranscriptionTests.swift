@@ -110,7 +110,13 @@ extension LiveAppTests {
                 let approved = try await Self.act(client, token, id, "approve")
                 #expect(approved.json["status"].string == "approved")
                 #expect(approved.json["reviewed_by"].int == f.drsmith)
-                #expect(try await client.call(.get, "/api/transcriptions/\(id)/", token: patient).status == .ok, "approved: the patient sees it")
+                let patientRead = try await client.call(.get, "/api/transcriptions/\(id)/", token: patient)
+                #expect(patientRead.status == .ok, "approved: the patient sees it")
+                #expect(patientRead.json["created_by"].isNull, "no usernames for patients")
+                #expect(approved.json["created_by"].string == "drsmith")
+                let patientPage = try await client.call(.get, "/api/transcriptions/", token: patient).json["results"].array ?? []
+                #expect(patientPage.map { $0["id"].int } == [id], "only their own approved one")
+                #expect(patientPage.first?["created_by"].isNull == true)
 
                 let integrated = try await client.call(.post, "/api/transcriptions/\(id)/integrate_with_openemr/", token: token, json: #"{"form":"clinical_notes","note_type":"progress_note"}"#)
                 #expect(integrated.status == .created, "\(integrated.text)")

@@ -107,7 +107,7 @@ enum OpenAPIDocument {
             ("id", .integer), ("pid", .integer), ("encounter", .integer), ("provider_id", .integer), ("language", .string), ("duration_ms", nullableInteger),
             ("status", .string(allowedValues: "draft", "pending_review", "approved", "rejected", "integrated")),
             ("full_text", .string(description: withSegments ? "The segments' text joined in order, one line each" : "The first 280 characters")),
-            ("segment_count", .integer), ("created_by", .string), ("created_at", dateTime), ("updated_at", dateTime), ("submitted_at", nullableDateTime),
+            ("segment_count", .integer), ("created_by", .string(nullable: true, description: "null for patients")), ("created_at", dateTime), ("updated_at", dateTime), ("submitted_at", nullableDateTime),
             ("reviewed_by", nullableInteger), ("reviewed_at", nullableDateTime), ("rejection_reason", nullableString),
             (
                 "audio",

@@ -278,7 +278,8 @@ public struct Transcription: Sendable, Equatable {
     public var status: TranscriptionStatus
     public var fullText: String
     public var segmentCount: Int
-    public var createdBy: String
+    /// The OpenEMR username of who created it; nil for patients and guests (usernames are sign-in names).
+    public var createdBy: String?
     public var createdAt: MariaDBDateTime
     public var updatedAt: MariaDBDateTime
     public var submittedAt: MariaDBDateTime?
@@ -354,6 +355,14 @@ public struct Transcription: Sendable, Equatable {
             )
         }
         version = try row.decode("version", as: Int.self)
+    }
+
+    /// What a caller of this role may see: patients and guests get no usernames.
+    func shown(to identity: Identity) -> Transcription {
+        guard identity.role == .patient || identity.role == .guest else { return self }
+        var copy = self
+        copy.createdBy = nil
+        return copy
     }
 
     /// Strong validator: the row's id and version (the version moves on every change, segments and audio included).

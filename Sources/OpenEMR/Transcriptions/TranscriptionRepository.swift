@@ -35,7 +35,7 @@ public struct TranscriptionRepository: Sendable {
         let columns = Transcription.columns.replacingOccurrences(of: "full_text", with: "LEFT(full_text, \(Self.excerptLength)) AS full_text")
         let result = try await PagedQuery.run(
             database: database, logger: logger, columns: columns, from: "mmt_transcriptions WHERE \(fragment: filter.whereClause)",
-            orderBy: filter.ordering, page: page, map: Transcription.init(row:)
+            orderBy: filter.ordering, page: page, map: { try Transcription(row: $0).shown(to: identity) }
         )
         auditQueue?.enqueue(
             Set(result.items.map(\.pid)).sorted().map {
@@ -54,7 +54,7 @@ public struct TranscriptionRepository: Sendable {
         auditQueue?.enqueue(
             [AuditEvent("patient-record-select", category: Self.category, by: identity, patientID: transcription.pid, comments: "emr-bridge read: transcription \(id)")]
         )
-        return transcription
+        return transcription.shown(to: identity)
     }
 
     static func mayRead(_ transcription: Transcription, _ identity: Identity) -> Bool {
