@@ -134,7 +134,7 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
     ClinicalController(
         tokens: services.tokens, patients: PatientRepository(database: services.database, audit: services.audit),
         patientReads: services.patientReads, encounters: EncounterRepository(database: services.database, audit: services.audit),
-        directory: services.directory, auditQueue: services.auditQueue, globals: services.globals, configuration: services.configuration
+        directory: services.directory, auditQueue: services.auditQueue, configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
     return router
 }
