@@ -24,6 +24,8 @@ public struct AppConfiguration: Sendable {
     public var readBatches: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
     /// `BRIDGE_MAX_BODY_BYTES`: largest JSON request body (default 1 MiB).
     public var maxBodyBytes: Int = 1 << 20
+    /// Largest body of `POST /api/encounters/import/` (`BRIDGE_IMPORT_MAX_BYTES`, 413 above); streamed to a temporary file.
+    public var importMaxBytes: Int = 1 << 30
     /// `LOG_LEVEL` (default `info`).
     public var logLevel: Logger.Level = .info
     /// `OPENEMR_SESSION_PATH`: OpenEMR's PHP session folder (read-only), for the session bridge.
@@ -76,6 +78,7 @@ public struct AppConfiguration: Sendable {
         configuration.tokenTTL = try reader.int("BRIDGE_TOKEN_TTL", default: 8 * 3600, range: 60...(90 * 86400))
         configuration.readBatches = try reader.int("BRIDGE_READ_BATCHES", default: configuration.readBatches, range: 1...256)
         configuration.maxBodyBytes = try reader.int("BRIDGE_MAX_BODY_BYTES", default: 1 << 20, range: 1024...(1 << 30))
+        configuration.importMaxBytes = try reader.int("BRIDGE_IMPORT_MAX_BYTES", default: 1 << 30, range: 1024...(1 << 40))
         if let level = try reader.logLevel("LOG_LEVEL") { configuration.logLevel = level }
         configuration.openEMRSessionPath = reader.string("OPENEMR_SESSION_PATH")
         configuration.openEMRSessionMaxAge = try reader.int("OPENEMR_SESSION_MAX_AGE", default: 14400, range: 1...(30 * 86400))

@@ -123,7 +123,9 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
         RequestLogMiddleware(level: .info)
         CORSAllowListMiddleware(allowedOrigins: services.configuration.corsAllowedOrigins)
         ErrorMiddleware()
-        BodyLimitMiddleware(limit: services.configuration.maxBodyBytes)
+        BodyLimitMiddleware(
+            limit: services.configuration.maxBodyBytes, largeBodies: [ImportController.importPath: services.configuration.importMaxBytes]
+        )
     }
     HealthController(directory: services.directory, metrics: metrics).addRoutes(to: router)
     OpenAPIDocument.addRoutes(to: router)
@@ -135,6 +137,10 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
         tokens: services.tokens, patients: PatientRepository(database: services.database, audit: services.audit),
         patientReads: services.patientReads, encounters: EncounterRepository(database: services.database, audit: services.audit),
         directory: services.directory, auditQueue: services.auditQueue, configuration: services.configuration
+    ).addRoutes(to: router, authenticator: authenticator)
+    ImportController(
+        imports: EncounterImportService(database: services.database, audit: services.audit, logger: services.logger),
+        configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
     return router
 }

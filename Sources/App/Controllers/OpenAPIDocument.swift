@@ -16,6 +16,8 @@ enum OpenAPIDocument {
         var requestSchema: String?
         var responses: [(status: Int, schema: String?)]
         var query: [String] = []
+        /// A body that is not JSON: its media types (the schema is `requestSchema`'s, or a string).
+        var requestMediaTypes: [String] = []
     }
 
     static let operations: [Operation] = [
@@ -37,6 +39,9 @@ enum OpenAPIDocument {
         Operation(method: "get", path: "/api/encounters/", summary: "List encounters", authenticated: true, responses: [(200, "EncounterPage"), (400, "Error"), (401, "Error")], query: ["patient", "provider", "date_from", "date_to", "page", "page_size"]),
         Operation(method: "post", path: "/api/encounters/", summary: "Create an encounter as OpenEMR does", authenticated: true, requestSchema: "EncounterInput", responses: [(201, "Encounter"), (400, "Error"), (401, "Error"), (403, "Error")]),
         Operation(method: "get", path: "/api/encounters/{encounter}/", summary: "One encounter", authenticated: true, responses: [(200, "Encounter"), (401, "Error"), (404, "Error")]),
+        Operation(method: "post", path: "/api/encounters/import/", summary: "Import encounters (admins): a CSV, NDJSON or FHIR R4 Encounter NDJSON body by Content-Type, streamed; 202 with the queued run", authenticated: true, responses: [(202, "ImportRun"), (400, "Error"), (401, "Error"), (403, "Error"), (413, "Error"), (415, "Error")], query: ["source", "dry_run", "strict", "batch_size", "jobs"], requestMediaTypes: ["text/csv", "application/x-ndjson", "application/fhir+ndjson"]),
+        Operation(method: "get", path: "/api/imports/", summary: "Import runs, newest first (admins)", authenticated: true, responses: [(200, "ImportRunPage"), (401, "Error"), (403, "Error"), (404, "Error")], query: ["page", "page_size"]),
+        Operation(method: "get", path: "/api/imports/{id}/", summary: "One import run: state, counts, rate and the first rejected rows (admins)", authenticated: true, responses: [(200, "ImportRun"), (401, "Error"), (403, "Error"), (404, "Error")]),
         Operation(method: "get", path: "/api/openemr/providers/", summary: "Active providers (users.authorized = 1)", authenticated: true, responses: [(200, "ProviderPage"), (401, "Error")], query: ["page", "page_size"]),
         Operation(method: "get", path: "/api/openemr/facilities/", summary: "Facilities", authenticated: true, responses: [(200, "FacilityPage"), (401, "Error")], query: ["page", "page_size"]),
     ]
@@ -142,6 +147,28 @@ enum OpenAPIDocument {
                 required: ["id", "name"]
             ),
             "FacilityPage": page("Facility"),
+            "ImportRejection": object(
+                [
+                    "line": .integer, "status": .string(allowedValues: "rejected", "conflict"), "field": .string, "reason": .string,
+                    "external_id": .string,
+                ],
+                required: ["line", "status", "reason"]
+            ),
+            "ImportRun": object(
+                [
+                    ("id", .integer), ("source", .string), ("format", .string(allowedValues: "csv", "ndjson", "fhir")),
+                    ("origin", .string(allowedValues: "api", "cli")), ("state", .string(allowedValues: "queued", "running", "finished", "failed")),
+                    ("dry_run", .boolean), ("strict", .boolean), ("created_by", .string), ("created_at", .string), ("started_at", .string),
+                    ("updated_at", .string), ("finished_at", .string), ("bytes_total", .integer), ("bytes_read", .integer), ("rows_read", .integer),
+                    ("imported", .integer), ("already_imported", .integer), ("conflicts", .integer), ("rejected", .integer), ("rate", .number),
+                    ("error", .string), ("rejected_rows", .array(items: ref("ImportRejection"))),
+                ],
+                required: [
+                    "id", "source", "format", "origin", "state", "dry_run", "strict", "created_by", "created_at", "bytes_read", "rows_read", "imported",
+                    "already_imported", "conflicts", "rejected", "rate",
+                ]
+            ),
+            "ImportRunPage": page("ImportRun"),
         ]
     }
 
@@ -158,14 +185,21 @@ enum OpenAPIDocument {
                 responses[.status(code: status)] = .response(OpenAPI.Response(description: status < 400 ? "Success" : "Error", content: content))
             }
             var parameters: OpenAPI.Parameter.Array = operation.query.map { .parameter(name: $0, context: .query(schema: .string)) }
-            for name in ["pid", "encounter"] where operation.path.contains("{\(name)}") {
+            for name in ["pid", "encounter", "id"] where operation.path.contains("{\(name)}") {
                 parameters.append(.parameter(name: name, context: .path(schema: .integer)))
             }
-            let requestBody = operation.requestSchema.map { request in
+            var requestBody = operation.requestSchema.map { request in
                 OpenAPI.Request(
                     content: [.json: .content(OpenAPI.Content(schema: ref(request)))],
                     required: operation.method != "post" || request != "SessionBridge"
                 )
+            }
+            if !operation.requestMediaTypes.isEmpty {
+                var content = OpenAPI.Content.Map()
+                for type in operation.requestMediaTypes {
+                    if let media = OpenAPI.ContentType(rawValue: type) { content[media] = .content(OpenAPI.Content(schema: .string)) }
+                }
+                requestBody = OpenAPI.Request(content: content, required: true)
             }
             let entry = OpenAPI.Operation(
                 summary: operation.summary,
