@@ -9,11 +9,15 @@
 #    MariaDB's own rate for the same primary-key select through its C client at the same concurrency (mysqlslap).
 # 2. The same for a patient search page.
 # 3. Logins flat out (bcrypt): logins/s against cores ÷ one verify time, and /api/health/ p99 meanwhile.
-# 5. Transcriptions: create with 1,000 segments (median, and mean against MariaDB's own client inserting the same rows into
-#    tables shaped and indexed the same), read back, and a 200 MiB audio upload (MB/s, server RSS growth).
 # 4. Sign-in failures look alike: median time of unknown user / wrong password / inactive user / locked account over
 #    many interleaved attempts; then 40 parallel guesses sent to two bridge processes on one database, and how many
 #    of them reached a hash check (password_max_failed_logins = 3).
+# 5. Transcriptions: create with 1,000 segments (median, and mean against MariaDB's own client inserting the same rows into
+#    tables shaped and indexed the same), read back, and a 200 MiB audio upload (MB/s, server RSS growth).
+# 7. Batch import of encounters: `emr-bridge import-encounters` of BENCH_IMPORT_ROWS (default 1,000,000) CSV rows into
+#    a fresh copy of the OpenEMR tables (rows/s end to end, peak RSS), against MariaDB's own LOAD DATA LOCAL INFILE of
+#    the same rows, as the import writes them, into the same three tables (form_encounter, forms, uuid_registry),
+#    timed in the same run; prints both and the ratio. BENCH_IMPORT_JOBS (default 2) parallel writers.
 # Uses a private MariaDB instance "bench" (127.0.0.1:${BENCH_DB_PORT:-3409}) and a release build.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib-mariadb.sh"
@@ -23,7 +27,7 @@ INSTANCE=bench
 DB_PORT="${BENCH_DB_PORT:-3409}"
 HTTP_PORT="${BENCH_HTTP_PORT:-8181}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
-ONLY="${BENCH_ONLY:-1 2 3 4 5}" # e.g. BENCH_ONLY=1 runs only the first benchmark
+ONLY="${BENCH_ONLY:-1 2 3 4 5 7}" # e.g. BENCH_ONLY=1 runs only the first benchmark
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
 CONNECTIONS=64
 
@@ -365,4 +369,81 @@ kill "$sampler" 2>/dev/null || true
 rss_peak="$(cat /tmp/emr-bench-rss-peak 2>/dev/null || echo "$rss_before")"
 python3 -c "print('audio upload 200 MiB: %.0f MB/s; server RSS growth %.1f MiB (targets: >= 200 MB/s, < 20 MiB)' % (200 * 1.048576 / $seconds, max(0, $rss_peak - $rss_before) / 1024))"
 rm -f "$audio_file" /tmp/emr-bench-rss-peak /tmp/emr-bench-create-mean /tmp/emr-bench-transcriptions.sql
+if wants 7; then
+IMPORT_ROWS="${BENCH_IMPORT_ROWS:-1000000}"
+IMPORT_JOBS="${BENCH_IMPORT_JOBS:-2}"
+echo "== 7. encounter import: $IMPORT_ROWS rows, --jobs $IMPORT_JOBS, against LOAD DATA LOCAL INFILE of the same rows =="
+work="$(mktemp -d)"
+# The import's input, and the rows it writes (for LOAD DATA): uuid_registry, form_encounter, forms.
+python3 - "$work" "$IMPORT_ROWS" <<'PY'
+import os, sys, random
+work, n = sys.argv[1], int(sys.argv[2])
+random.seed(7)
+facilities = {1: ("Riverside Family Medicine", 11), 2: ("Lakeview Community Clinic", 11)}
+providers = {"drsmith": 2, "drjones": 3}
+with open(os.path.join(work, "visits.csv"), "w") as csv, open(os.path.join(work, "uuid_registry.tsv"), "w") as reg, \
+        open(os.path.join(work, "form_encounter.tsv"), "w") as fe, open(os.path.join(work, "forms.tsv"), "w") as forms:
+    csv.write("external_id,pid,date,reason,provider_username,facility_id,pc_catid,class_code\n")
+    for i in range(n):
+        pid = random.randint(1, 10000)
+        date = "2025-%02d-%02d %02d:%02d:00" % (i % 12 + 1, i % 28 + 1, 8 + i % 10, i % 60)
+        user = "drsmith" if i % 2 == 0 else "drjones"
+        facility = 1 + i % 2
+        reason = "Follow-up visit %d" % i
+        csv.write("B%d,%d,%s,%s,%s,%d,5,AMB\n" % (i, pid, date, reason, user, facility))
+        uuid = "%012x%s" % (i, os.urandom(10).hex())
+        reg.write("%s\tform_encounter\tid\n" % uuid)
+        fe.write("%s\t%s\t%s\t%s\t%d\t%d\t%d\t5\t%d\t%d\t11\tAMB\tnormal\tB%d\n" % (
+            uuid, date, reason, facilities[facility][0], facility, pid, 1000 + i, providers[user], facility, i))
+        forms.write("%s\t%d\t%d\t%d\tdrsmith\tDefault\n" % (date, 1000 + i, i + 1, pid))
+PY
+# A fresh copy of the OpenEMR tables the import needs, its encounter tables empty (as LOAD DATA's).
+mariadb_sql "$INSTANCE" <<'SQL'
+DROP DATABASE IF EXISTS emr_bench_import;
+CREATE DATABASE emr_bench_import CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+GRANT ALL PRIVILEGES ON emr_bench_import.* TO 'bench'@'127.0.0.1';
+DROP DATABASE IF EXISTS emr_bench_load;
+CREATE DATABASE emr_bench_load CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+SQL
+for table in users users_secure groups ip_tracking login_mfa_registrations patient_data patient_access_onsite facility form_encounter forms \
+    sequences uuid_registry globals log log_comment_encrypt session_tracker gacl_aro gacl_aro_groups gacl_groups_aro_map; do
+    mariadb_sql "$INSTANCE" -e "CREATE TABLE emr_bench_import.\`$table\` LIKE emr_bench.\`$table\`"
+    case "$table" in
+    form_encounter | forms | uuid_registry | log | log_comment_encrypt) ;;
+    *) mariadb_sql "$INSTANCE" -e "INSERT INTO emr_bench_import.\`$table\` SELECT * FROM emr_bench.\`$table\`" ;;
+    esac
+done
+for table in form_encounter forms uuid_registry; do
+    mariadb_sql "$INSTANCE" -e "CREATE TABLE emr_bench_load.\`$table\` LIKE emr_bench.\`$table\`"
+done
+DB_NAME=emr_bench_import "$BIN" migrate >/dev/null
+/usr/bin/time -f '%e %M %U %S' -o "$work/time" env DB_NAME=emr_bench_import "$BIN" import-encounters "$work/visits.csv" --source bench \
+    --jobs "$IMPORT_JOBS" --batch-size 1000 --user drsmith --quiet 2>"$work/import.err" || true
+cat "$work/import.err" >&2
+read -r import_secs import_kb import_user import_sys <"$work/time"
+imported="$(mariadb_sql "$INSTANCE" -N -B -e "SELECT COUNT(*) FROM emr_bench_import.form_encounter")"
+load_start="$(date +%s.%N)"
+mariadb_sql "$INSTANCE" --local-infile=1 emr_bench_load <<SQL
+LOAD DATA LOCAL INFILE '$work/uuid_registry.tsv' INTO TABLE uuid_registry (@u, table_name, table_id)
+  SET uuid = UNHEX(@u), table_vertical = '', couchdb = '', document_drive = 0, mapped = 0, created = NOW();
+LOAD DATA LOCAL INFILE '$work/form_encounter.tsv' INTO TABLE form_encounter
+  (@u, date, reason, facility, facility_id, pid, encounter, pc_catid, provider_id, billing_facility, pos_code, class_code, sensitivity, external_id)
+  SET uuid = UNHEX(@u);
+LOAD DATA LOCAL INFILE '$work/forms.tsv' INTO TABLE forms (date, encounter, form_id, pid, user, groupname)
+  SET form_name = 'New Patient Encounter', authorized = 1, deleted = 0, formdir = 'newpatient', therapy_group_id = NULL;
+SQL
+load_end="$(date +%s.%N)"
+loaded="$(mariadb_sql "$INSTANCE" -N -B -e "SELECT COUNT(*) FROM emr_bench_load.form_encounter")"
+python3 - "$IMPORT_ROWS" "$imported" "$import_secs" "$import_kb" "$loaded" "$load_start" "$load_end" "$import_user" "$import_sys" <<'PY'
+import sys
+rows, imported, secs, kb, loaded, start, end = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
+load = end - start
+cpu = float(sys.argv[8]) + float(sys.argv[9])
+print("import-encounters: %d of %d rows in %.1f s = %.0f encounters/s (target >= 25,000), peak RSS %.1f MB (target < 100), its own CPU %.1f s" % (
+    imported, rows, secs, imported / max(secs, 1e-9), kb / 1024, cpu))
+print("LOAD DATA LOCAL INFILE, same rows, form_encounter + forms + uuid_registry: %d rows in %.1f s = %.0f rows/s" % (loaded, load, loaded / max(load, 1e-9)))
+print("ratio import / LOAD DATA: %.2f (target <= 1.5)" % (secs / max(load, 1e-9)))
+PY
+mariadb_sql "$INSTANCE" -e "DROP DATABASE IF EXISTS emr_bench_import; DROP DATABASE IF EXISTS emr_bench_load"
+rm -rf "$work"
 fi

@@ -29,6 +29,8 @@ public struct AppConfiguration: Sendable {
     public var audioDirectory: String = "/var/lib/emr-bridge/audio"
     /// `BRIDGE_AUDIO_MAX_BYTES`: largest recording accepted (default 200 MiB); larger uploads get 413.
     public var audioMaxBytes: Int = 200 << 20
+    /// Largest body of `POST /api/encounters/import/` (`BRIDGE_IMPORT_MAX_BYTES`, 413 above); streamed to a temporary file.
+    public var importMaxBytes: Int = 1 << 30
     /// `LOG_LEVEL` (default `info`).
     public var logLevel: Logger.Level = .info
     /// `OPENEMR_SESSION_PATH`: OpenEMR's PHP session folder (read-only), for the session bridge.
@@ -83,6 +85,7 @@ public struct AppConfiguration: Sendable {
         configuration.maxBodyBytes = try reader.int("BRIDGE_MAX_BODY_BYTES", default: 4 << 20, range: 1024...(1 << 30))
         configuration.audioDirectory = reader.string("BRIDGE_AUDIO_DIR") ?? configuration.audioDirectory
         configuration.audioMaxBytes = try reader.int("BRIDGE_AUDIO_MAX_BYTES", default: 200 << 20, range: 1...(1 << 40))
+        configuration.importMaxBytes = try reader.int("BRIDGE_IMPORT_MAX_BYTES", default: 1 << 30, range: 1024...(1 << 40))
         if let level = try reader.logLevel("LOG_LEVEL") { configuration.logLevel = level }
         configuration.openEMRSessionPath = reader.string("OPENEMR_SESSION_PATH")
         configuration.openEMRSessionMaxAge = try reader.int("OPENEMR_SESSION_MAX_AGE", default: 14400, range: 1...(30 * 86400))

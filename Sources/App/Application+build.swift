@@ -128,7 +128,9 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
         RequestLogMiddleware(level: .info)
         CORSAllowListMiddleware(allowedOrigins: services.configuration.corsAllowedOrigins)
         ErrorMiddleware()
-        BodyLimitMiddleware(limit: services.configuration.maxBodyBytes)
+        BodyLimitMiddleware(
+            limit: services.configuration.maxBodyBytes, largeBodies: [ImportController.importPath: services.configuration.importMaxBytes]
+        )
     }
     HealthController(directory: services.directory, metrics: metrics).addRoutes(to: router)
     OpenAPIDocument.addRoutes(to: router)
@@ -139,7 +141,11 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
     ClinicalController(
         tokens: services.tokens, patients: PatientRepository(database: services.database, audit: services.audit),
         patientReads: services.patientReads, encounters: EncounterRepository(database: services.database, audit: services.audit),
-        directory: services.directory, auditQueue: services.auditQueue, globals: services.globals, configuration: services.configuration
+        directory: services.directory, auditQueue: services.auditQueue, configuration: services.configuration
+    ).addRoutes(to: router, authenticator: authenticator)
+    ImportController(
+        imports: EncounterImportService(database: services.database, audit: services.audit, logger: services.logger),
+        configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
     TranscriptionController(
         transcriptions: services.transcriptions, configuration: services.configuration, fileIO: FileIO()

@@ -19,7 +19,7 @@ struct EMRBridgeCommand: AsyncParsableCommand {
             DB_SSL_MODE, DB_SSL_CA, DB_POOL_SIZE, BRIDGE_HOST, BRIDGE_PORT, CORS_ALLOWED_ORIGINS, …); see the README.
             """,
         version: EMRBridgeVersion.current,
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, ImportEncounters.self],
         defaultSubcommand: Serve.self
     )
 }

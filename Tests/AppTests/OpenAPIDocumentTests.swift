@@ -45,9 +45,9 @@ import Testing
                 let body = try #require(entry["requestBody"] as? [String: Any], "\(name) has no request body")
                 let ref = ((body["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any]
                 #expect(ref?["$ref"] as? String == "#/components/schemas/\(request)", "\(name) request body")
-            } else if let raw = operation.rawRequestBody {
+            } else if !operation.requestMediaTypes.isEmpty {
                 let body = try #require(entry["requestBody"] as? [String: Any], "\(name) has no request body")
-                #expect((body["content"] as? [String: Any])?[raw] != nil, "\(name) takes \(raw)")
+                #expect(Set(((body["content"] as? [String: Any]) ?? [:]).keys) == Set(operation.requestMediaTypes), "\(name) request media types")
             } else {
                 #expect(entry["requestBody"] == nil, "\(name) has an unexpected request body")
             }

@@ -14,7 +14,6 @@ struct ClinicalController: Sendable {
     let encounters: EncounterRepository
     let directory: DirectoryRepository
     let auditQueue: AuditQueue
-    let globals: OpenEMRGlobalsCache
     let configuration: AppConfiguration
 
     func addRoutes(to router: Router<AppRequestContext>, authenticator: TokenAuthenticator) {
@@ -221,8 +220,7 @@ struct ClinicalController: Sendable {
         let identity = try context.requireIdentity()
         try requireWriter(identity)
         let input = try await JSONBody.decode(EncounterInput.self, from: request, limit: configuration.maxBodyBytes)
-        let timeZone = try await globals.current(logger: context.logger).timeZone
-        let created = try await encounters.create(try input.validated(timeZone: timeZone), by: identity, logger: context.logger)
+        let created = try await encounters.create(try input.validated(), by: identity, logger: context.logger)
         return try json(created, status: .created, headers: [.location: "/api/encounters/\(created.encounter)/"])
     }
 

@@ -16,8 +16,8 @@ enum OpenAPIDocument {
         var requestSchema: String?
         var responses: [(status: Int, schema: String?)]
         var query: [String] = []
-        /// A non-JSON request body (`audio/*`), streamed.
-        var rawRequestBody: String? = nil
+        /// A body that is not JSON: its media types (the schema is a string, binary for audio).
+        var requestMediaTypes: [String] = []
         /// A non-JSON success body (`audio/*`).
         var rawResponseBody: String? = nil
     }
@@ -41,6 +41,9 @@ enum OpenAPIDocument {
         Operation(method: "get", path: "/api/encounters/", summary: "List encounters", authenticated: true, responses: [(200, "EncounterPage"), (400, "Error"), (401, "Error")], query: ["patient", "provider", "date_from", "date_to", "page", "page_size"]),
         Operation(method: "post", path: "/api/encounters/", summary: "Create an encounter as OpenEMR does", authenticated: true, requestSchema: "EncounterInput", responses: [(201, "Encounter"), (400, "Error"), (401, "Error"), (403, "Error")]),
         Operation(method: "get", path: "/api/encounters/{encounter}/", summary: "One encounter", authenticated: true, responses: [(200, "Encounter"), (401, "Error"), (404, "Error")]),
+        Operation(method: "post", path: "/api/encounters/import/", summary: "Import encounters (admins): a CSV, NDJSON or FHIR R4 Encounter NDJSON body by Content-Type, streamed; 202 with the queued run", authenticated: true, responses: [(202, "ImportRun"), (400, "Error"), (401, "Error"), (403, "Error"), (413, "Error"), (415, "Error")], query: ["source", "dry_run", "strict", "batch_size", "jobs"], requestMediaTypes: ["text/csv", "application/x-ndjson", "application/fhir+ndjson"]),
+        Operation(method: "get", path: "/api/imports/", summary: "Import runs, newest first (admins)", authenticated: true, responses: [(200, "ImportRunPage"), (401, "Error"), (403, "Error"), (404, "Error")], query: ["page", "page_size"]),
+        Operation(method: "get", path: "/api/imports/{id}/", summary: "One import run: state, counts, rate and the first rejected rows (admins)", authenticated: true, responses: [(200, "ImportRun"), (401, "Error"), (403, "Error"), (404, "Error")]),
         Operation(method: "get", path: "/api/openemr/providers/", summary: "Active providers (users.authorized = 1)", authenticated: true, responses: [(200, "ProviderPage"), (401, "Error")], query: ["page", "page_size"]),
         Operation(method: "get", path: "/api/openemr/facilities/", summary: "Facilities", authenticated: true, responses: [(200, "FacilityPage"), (401, "Error")], query: ["page", "page_size"]),
         Operation(method: "get", path: "/api/transcriptions/", summary: "List transcriptions (no segments; full_text is an excerpt). Patients see only their own approved or integrated ones", authenticated: true, responses: [(200, "TranscriptionPage"), (304, nil), (400, "Error"), (401, "Error"), (404, "Error")], query: ["patient", "encounter", "status", "provider", "date_from", "date_to", "search", "ordering", "page", "page_size"]),
@@ -53,7 +56,7 @@ enum OpenAPIDocument {
         Operation(method: "post", path: "/api/transcriptions/{id}/reject/", summary: "pending_review → rejected, with a reason", authenticated: true, requestSchema: "TranscriptionRejection", responses: [(200, "Transcription"), (400, "Error"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (412, "Error")]),
         Operation(method: "post", path: "/api/transcriptions/{id}/reopen/", summary: "rejected → draft", authenticated: true, responses: [(200, "Transcription"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (412, "Error")]),
         Operation(method: "post", path: "/api/transcriptions/{id}/integrate_with_openemr/", summary: "Write the approved text into the encounter as a Clinical Notes (default) or SOAP form: 201 when written, 200 with the same form when it already was", authenticated: true, requestSchema: "TranscriptionIntegration", responses: [(200, "Transcription"), (201, "Transcription"), (400, "Error"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (503, "Error")]),
-        Operation(method: "put", path: "/api/transcriptions/{id}/audio/", summary: "Upload the recording as the raw body (Content-Type audio/*), streamed to disk; at most BRIDGE_AUDIO_MAX_BYTES", authenticated: true, responses: [(200, "Transcription"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (413, "Error"), (415, "Error"), (503, "Error")], rawRequestBody: "audio/*"),
+        Operation(method: "put", path: "/api/transcriptions/{id}/audio/", summary: "Upload the recording as the raw body (Content-Type audio/*), streamed to disk; at most BRIDGE_AUDIO_MAX_BYTES", authenticated: true, responses: [(200, "Transcription"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (413, "Error"), (415, "Error"), (503, "Error")], requestMediaTypes: ["audio/*"]),
         Operation(method: "get", path: "/api/transcriptions/{id}/audio/", summary: "Download the recording; one Range (206 with Content-Range, 416 when outside). Never to patients (403)", authenticated: true, responses: [(200, nil), (206, nil), (304, nil), (401, "Error"), (403, "Error"), (404, "Error"), (416, "Error")], rawResponseBody: "audio/*"),
     ]
 
@@ -228,6 +231,28 @@ enum OpenAPIDocument {
                 ],
                 required: []
             ),
+            "ImportRejection": object(
+                [
+                    "line": .integer, "status": .string(allowedValues: "rejected", "conflict"), "field": .string, "reason": .string,
+                    "external_id": .string,
+                ],
+                required: ["line", "status", "reason"]
+            ),
+            "ImportRun": object(
+                [
+                    ("id", .integer), ("source", .string), ("format", .string(allowedValues: "csv", "ndjson", "fhir")),
+                    ("origin", .string(allowedValues: "api", "cli")), ("state", .string(allowedValues: "queued", "running", "finished", "failed")),
+                    ("dry_run", .boolean), ("strict", .boolean), ("created_by", .string), ("created_at", .string), ("started_at", .string),
+                    ("updated_at", .string), ("finished_at", .string), ("bytes_total", .integer), ("bytes_read", .integer), ("rows_read", .integer),
+                    ("imported", .integer), ("already_imported", .integer), ("conflicts", .integer), ("rejected", .integer), ("rate", .number),
+                    ("error", .string), ("rejected_rows", .array(items: ref("ImportRejection"))),
+                ],
+                required: [
+                    "id", "source", "format", "origin", "state", "dry_run", "strict", "created_by", "created_at", "bytes_read", "rows_read", "imported",
+                    "already_imported", "conflicts", "rejected", "rate",
+                ]
+            ),
+            "ImportRunPage": page("ImportRun"),
         ]
     }
 
@@ -256,8 +281,13 @@ enum OpenAPIDocument {
                     required: !["SessionBridge", "TranscriptionIntegration"].contains(request)
                 )
             }
-            if let raw = operation.rawRequestBody, let type = OpenAPI.ContentType(rawValue: raw) {
-                requestBody = OpenAPI.Request(content: [type: .content(OpenAPI.Content(schema: .string(contentEncoding: .binary)))], required: true)
+            if !operation.requestMediaTypes.isEmpty {
+                var content = OpenAPI.Content.Map()
+                for type in operation.requestMediaTypes {
+                    let schema: JSONSchema = type.hasPrefix("audio/") ? .string(contentEncoding: .binary) : .string
+                    if let media = OpenAPI.ContentType(rawValue: type) { content[media] = .content(OpenAPI.Content(schema: schema)) }
+                }
+                requestBody = OpenAPI.Request(content: content, required: true)
             }
             let entry = OpenAPI.Operation(
                 summary: operation.summary,

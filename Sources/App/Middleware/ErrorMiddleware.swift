@@ -77,9 +77,16 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 /// Refuses bodies whose declared length is over the configured limit (413) before anything reads them.
 public struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let limit: Int
-    public init(limit: Int) { self.limit = limit }
+    /// Paths that take larger (streamed) bodies, with their own limit.
+    let largeBodies: [String: Int]
+    public init(limit: Int, largeBodies: [String: Int] = [:]) {
+        self.limit = limit
+        self.largeBodies = largeBodies
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        let limit = largeBodies[path.hasSuffix("/") ? path : path + "/"] ?? self.limit
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit, !TranscriptionController.streamsBody(request) {
             throw AppError(.contentTooLarge, code: "payload_too_large", message: "The request body is too large.", details: ["limit_bytes": String(limit)])
         }

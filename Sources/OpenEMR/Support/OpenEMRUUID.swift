@@ -6,8 +6,13 @@ import PasswordCrypt
 public enum OpenEMRUUID {
     /// Bytes 0–5: big-endian Unix time in units of 10 µs; bytes 6–15 random with version 4 and the RFC variant.
     static func make(now: Date = Date()) -> [UInt8] {
+        make(now: now, random: Digest.randomBytes(count: 16)[...])
+    }
+
+    /// The same from 16 random bytes drawn by the caller (a batch draws them all at once).
+    static func make(now: Date, random: ArraySlice<UInt8>) -> [UInt8] {
         let ticks = UInt64(max(0, now.timeIntervalSince1970) * 100_000)
-        var bytes = Digest.randomBytes(count: 16)
+        var bytes = Array(random)
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: ticks >> (8 * (5 - index))) }
         bytes[6] = 0x40 | (bytes[6] & 0x0F)
         bytes[8] = 0x80 | (bytes[8] & 0x3F)
