@@ -369,6 +369,7 @@ kill "$sampler" 2>/dev/null || true
 rss_peak="$(cat /tmp/emr-bench-rss-peak 2>/dev/null || echo "$rss_before")"
 python3 -c "print('audio upload 200 MiB: %.0f MB/s; server RSS growth %.1f MiB (targets: >= 200 MB/s, < 20 MiB)' % (200 * 1.048576 / $seconds, max(0, $rss_peak - $rss_before) / 1024))"
 rm -f "$audio_file" /tmp/emr-bench-rss-peak /tmp/emr-bench-create-mean /tmp/emr-bench-transcriptions.sql
+fi
 if wants 7; then
 IMPORT_ROWS="${BENCH_IMPORT_ROWS:-1000000}"
 IMPORT_JOBS="${BENCH_IMPORT_JOBS:-2}"
