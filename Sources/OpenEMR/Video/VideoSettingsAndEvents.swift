@@ -227,7 +227,7 @@ extension VideoVisitService {
     /// `POST …/video/events/ticket/`: a single-use ticket (60 s) for this encounter's event stream, for a browser's
     /// EventSource that cannot send `Authorization`. Tied to the caller's bridge token: revoking it voids the ticket.
     public func issueTicket(encounter: Int, by identity: Identity, logger: Logger) async throws -> (ticket: String, expiresAt: String) {
-        try await database.withTransaction(logger: logger) { connection in
+        try await transaction(logger: logger) { connection in
             _ = try await load(encounter, by: identity, access: .read, lock: false, on: connection)
             let ticket = Digest.hex(Digest.randomBytes(count: 32))
             let expires = Date() + 60

@@ -192,18 +192,23 @@ public struct VideoVisitService: Sendable {
         try Self.authorize(identity, access, encounter)
         let settings = try await effectiveSettings(facility: encounter.facilityID, on: connection)
         guard settings.isConfigured, (try? JitsiSigner(settings: settings)) != nil else { throw Self.notConfigured }
-        let now = UTCTime.value(Date())
-        try await connection.query(
-            "INSERT IGNORE INTO mmt_video_visits (encounter, room, created_at, updated_at) VALUES (\(number), \(VideoRoom.random()), \(now), \(now))"
-        )
-        guard
-            let visitRow = try await connection.query(
-                """
-                SELECT room, state, enabled, started_at, auto_end_at, ended_at, appointment_eid, version FROM mmt_video_visits
-                WHERE encounter = \(number)\(unescaped: lock ? " FOR UPDATE" : "")
-                """
+        let select: MariaDBQuery = """
+            SELECT room, state, enabled, started_at, auto_end_at, ended_at, appointment_eid, version FROM mmt_video_visits
+            WHERE encounter = \(number)\(unescaped: lock ? " FOR UPDATE" : "")
+            """
+        var found = try await connection.query(select).first
+        if found == nil {
+            // First use: the room is made here, once (a concurrent first use keeps the one that won).
+            let now = UTCTime.value(Date())
+            try await connection.query(
+                "INSERT IGNORE INTO mmt_video_visits (encounter, room, created_at, updated_at) VALUES (\(number), \(VideoRoom.random()), \(now), \(now))"
+            )
+            // A locking read: it sees the row another transaction committed after this one's snapshot.
+            found = try await connection.query(
+                "SELECT room, state, enabled, started_at, auto_end_at, ended_at, appointment_eid, version FROM mmt_video_visits WHERE encounter = \(number)\(unescaped: lock ? " FOR UPDATE" : " LOCK IN SHARE MODE")"
             ).first
-        else { throw OpenEMRError.inconsistent("video visit row missing after insert") }
+        }
+        guard let visitRow = found else { throw OpenEMRError.inconsistent("video visit row missing after insert") }
         let visit = Visit(
             room: try visitRow.decode("room", as: String.self), state: try visitRow.decode("state", as: String.self),
             enabled: try visitRow.decode("enabled", as: Bool.self), startedAt: UTCTime.date(try visitRow.decode("started_at", as: MariaDBDateTime?.self)),
@@ -316,11 +321,25 @@ public struct VideoVisitService: Sendable {
         return try await bumpVersion(encounter, on: connection)
     }
 
+    /// A transaction, run again (up to 3 times) when InnoDB picks it as a deadlock victim (1213) or times out a row
+    /// lock (1205): first uses of one visit by many clients at once race on the same new row.
+    func transaction<Result: Sendable>(logger: Logger, _ body: (MariaDBConnection) async throws -> Result) async throws -> Result {
+        var attempt = 0
+        while true {
+            do {
+                return try await database.withTransaction(logger: logger, body)
+            } catch let error as MariaDBError where (error.serverErrorNumber == 1213 || error.serverErrorNumber == 1205) && attempt < 3 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(5 * attempt))
+            }
+        }
+    }
+
     // MARK: Operations
 
     /// `GET …/video/`: the visit's state and window (creates its room on first use).
     public func status(encounter: Int, by identity: Identity, now: Date = Date(), logger: Logger) async throws -> VideoVisitStatus {
-        try await database.withTransaction(logger: logger) { connection in
+        try await transaction(logger: logger) { connection in
             var loaded = try await load(encounter, by: identity, access: .read, lock: false, on: connection)
             try await endIfOverdue(&loaded, now: now, on: connection)
             return status(loaded, identity: identity, now: now)
@@ -330,7 +349,7 @@ public struct VideoVisitService: Sendable {
     /// `POST …/video/start/`: the encounter's provider (or an admin) opens the room inside the window; the visit
     /// becomes `live` and the answer carries a moderator token. Starting a live visit again mints a new token.
     public func start(encounter: Int, by identity: Identity, now: Date = Date(), logger: Logger) async throws -> VideoSession {
-        try await database.withTransaction(logger: logger) { connection in
+        try await transaction(logger: logger) { connection in
             var loaded = try await load(encounter, by: identity, access: .host, lock: true, on: connection)
             try await endIfOverdue(&loaded, now: now, on: connection)
             guard loaded.visit.state != "ended" else { throw Self.ended }
@@ -371,7 +390,7 @@ public struct VideoVisitService: Sendable {
     /// `POST …/video/join/`: the encounter's patient (or staff, or an admin) gets a participant token once the
     /// provider started the visit: 410 once ended, 409 `video_disabled`, 403 `outside_window`, 409 `room_not_ready`.
     public func join(encounter: Int, by identity: Identity, now: Date = Date(), logger: Logger) async throws -> VideoSession {
-        try await database.withTransaction(logger: logger) { connection in
+        try await transaction(logger: logger) { connection in
             var loaded = try await load(encounter, by: identity, access: .join, lock: true, on: connection)
             try await endIfOverdue(&loaded, now: now, on: connection)
             guard loaded.visit.state != "ended" else { throw Self.ended }
@@ -387,7 +406,7 @@ public struct VideoVisitService: Sendable {
 
     /// `POST …/video/end/`: the provider (or an admin) ends the visit; later joins are refused (410).
     public func end(encounter: Int, by identity: Identity, now: Date = Date(), logger: Logger) async throws -> VideoVisitStatus {
-        try await database.withTransaction(logger: logger) { connection in
+        try await transaction(logger: logger) { connection in
             var loaded = try await load(encounter, by: identity, access: .host, lock: true, on: connection)
             try await endIfOverdue(&loaded, now: now, on: connection)
             guard loaded.visit.state != "ended" else { throw Self.ended }
@@ -399,7 +418,7 @@ public struct VideoVisitService: Sendable {
     /// `POST …/video/invite/`: a join link for the patient: a participant token for this room that expires no later
     /// than the window's end.
     public func invite(encounter: Int, by identity: Identity, now: Date = Date(), logger: Logger) async throws -> VideoInvite {
-        try await database.withTransaction(logger: logger) { connection in
+        try await transaction(logger: logger) { connection in
             var loaded = try await load(encounter, by: identity, access: .host, lock: true, on: connection)
             try await endIfOverdue(&loaded, now: now, on: connection)
             guard loaded.visit.state != "ended" else { throw Self.ended }
@@ -426,7 +445,7 @@ public struct VideoVisitService: Sendable {
     /// `PATCH …/video/` `{"enabled": false}`: the provider disables (or re-enables) video for the encounter. A live
     /// visit must be ended first.
     public func setEnabled(_ enabled: Bool, encounter: Int, by identity: Identity, now: Date = Date(), logger: Logger) async throws -> VideoVisitStatus {
-        try await database.withTransaction(logger: logger) { connection in
+        try await transaction(logger: logger) { connection in
             var loaded = try await load(encounter, by: identity, access: .host, lock: true, on: connection)
             try await endIfOverdue(&loaded, now: now, on: connection)
             guard loaded.visit.enabled != enabled else { return status(loaded, identity: identity, now: now) }
