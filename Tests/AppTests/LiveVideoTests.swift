@@ -88,13 +88,14 @@ final class SSEStream: Sendable {
     func close() { task.cancel() }
 
     /// Waits (polling every 5 ms) until `condition` or `timeout`; true when it held.
-    static func wait(timeout: Duration, _ condition: () -> Bool) async -> Bool {
+    static func wait(timeout: Duration, _ condition: () -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(5))
+        var held = condition()
+        while !held && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+            held = condition()
         }
-        return condition()
+        return held
     }
 }
 
@@ -355,17 +356,17 @@ extension LiveAppTests {
                 }
                 let first = try await ticket(encounter)
                 let stream = SSEStream(port: port, path: "/api/encounters/\(encounter)/video/events/?ticket=\(first)", token: nil)
-                #expect(await SSEStream.wait(timeout: .seconds(5)) { stream.contains("event: state") }, "\(stream.received)")
+                #expect(try await SSEStream.wait(timeout: .seconds(5)) { stream.contains("event: state") }, "\(stream.received)")
                 #expect(stream.contains("text/event-stream"))
                 stream.close()
                 let reused = SSEStream(port: port, path: "/api/encounters/\(encounter)/video/events/?ticket=\(first)", token: nil)
-                #expect(await SSEStream.wait(timeout: .seconds(5)) { reused.contains("401") }, "a used ticket: \(reused.received)")
+                #expect(try await SSEStream.wait(timeout: .seconds(5)) { reused.contains("401") }, "a used ticket: \(reused.received)")
                 reused.close()
                 let elsewhere = SSEStream(port: port, path: "/api/encounters/\(other)/video/events/?ticket=\(try await ticket(encounter))", token: nil)
-                #expect(await SSEStream.wait(timeout: .seconds(5)) { elsewhere.contains("401") }, "another stream's ticket")
+                #expect(try await SSEStream.wait(timeout: .seconds(5)) { elsewhere.contains("401") }, "another stream's ticket")
                 elsewhere.close()
                 let anonymous = SSEStream(port: port, path: "/api/encounters/\(encounter)/video/events/", token: nil)
-                #expect(await SSEStream.wait(timeout: .seconds(5)) { anonymous.contains("401") })
+                #expect(try await SSEStream.wait(timeout: .seconds(5)) { anonymous.contains("401") })
                 anonymous.close()
             }
         }
@@ -382,7 +383,7 @@ extension LiveAppTests {
                 let patient = try await clientA.portalToken("patient1", "patient123")
                 let path = "/api/encounters/\(encounter)/video/events/"
                 let streams = (0..<100).map { _ in SSEStream(port: port, path: path, token: patient) }
-                #expect(await SSEStream.wait(timeout: .seconds(20)) { streams.allSatisfy { $0.contains("\"state\":\"scheduled\"") } })
+                #expect(try await SSEStream.wait(timeout: .seconds(20)) { streams.allSatisfy { $0.contains("\"state\":\"scheduled\"") } })
                 #expect(servicesA.videoEvents.waiterCount == 100)
                 // An idle second with 100 waiters: about 1 s / 100 ms queries, not 100 times that.
                 let idleStart = servicesA.videoEvents.pollQueries
@@ -420,12 +421,12 @@ extension LiveAppTests {
                 for stream in streams { stream.close() }
                 // One stream stays open through the shutdown.
                 let open = SSEStream(port: port, path: path, token: patient)
-                #expect(await SSEStream.wait(timeout: .seconds(5)) { open.contains("\"state\":\"live\"") })
+                #expect(try await SSEStream.wait(timeout: .seconds(5)) { open.contains("\"state\":\"live\"") })
                 return open
             }
             // The application has shut down gracefully: the open stream was ended by the server, not left hanging.
             #expect(
-                await SSEStream.wait(timeout: .seconds(5)) { leftOpen.closed || leftOpen.received.hasSuffix("0\r\n\r\n") },
+                try await SSEStream.wait(timeout: .seconds(5)) { leftOpen.closed || leftOpen.received.hasSuffix("0\r\n\r\n") },
                 "stream ended at shutdown"
             )
             leftOpen.close()

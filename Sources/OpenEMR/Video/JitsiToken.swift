@@ -191,30 +191,38 @@ public enum Base64URL {
     }
 
     public static func encode(_ input: [UInt8], into output: inout [UInt8]) {
-        output.reserveCapacity(output.count + (input.count * 4 + 2) / 3)
-        alphabet.withUnsafeBufferPointer { table in
-            var index = 0
-            let count = input.count
-            while index + 3 <= count {
-                let value = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-                output.append(table[Int(value >> 18 & 63)])
-                output.append(table[Int(value >> 12 & 63)])
-                output.append(table[Int(value >> 6 & 63)])
-                output.append(table[Int(value & 63)])
-                index += 3
+        let count = (input.count * 4 + 2) / 3
+        // Written through raw buffers: one append per token segment, not one per character (the hot part of minting).
+        let encoded = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            input.withUnsafeBufferPointer { source in
+                alphabet.withUnsafeBufferPointer { table in
+                    var index = 0, out = 0
+                    let length = source.count
+                    while index + 3 <= length {
+                        let value = UInt32(source[index]) << 16 | UInt32(source[index + 1]) << 8 | UInt32(source[index + 2])
+                        buffer[out] = table[Int(value >> 18 & 63)]
+                        buffer[out + 1] = table[Int(value >> 12 & 63)]
+                        buffer[out + 2] = table[Int(value >> 6 & 63)]
+                        buffer[out + 3] = table[Int(value & 63)]
+                        index += 3
+                        out += 4
+                    }
+                    let rest = length - index
+                    if rest == 1 {
+                        let value = UInt32(source[index]) << 16
+                        buffer[out] = table[Int(value >> 18 & 63)]
+                        buffer[out + 1] = table[Int(value >> 12 & 63)]
+                    } else if rest == 2 {
+                        let value = UInt32(source[index]) << 16 | UInt32(source[index + 1]) << 8
+                        buffer[out] = table[Int(value >> 18 & 63)]
+                        buffer[out + 1] = table[Int(value >> 12 & 63)]
+                        buffer[out + 2] = table[Int(value >> 6 & 63)]
+                    }
+                }
             }
-            let rest = count - index
-            if rest == 1 {
-                let value = UInt32(input[index]) << 16
-                output.append(table[Int(value >> 18 & 63)])
-                output.append(table[Int(value >> 12 & 63)])
-            } else if rest == 2 {
-                let value = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
-                output.append(table[Int(value >> 18 & 63)])
-                output.append(table[Int(value >> 12 & 63)])
-                output.append(table[Int(value >> 6 & 63)])
-            }
+            initialized = count
         }
+        output.append(contentsOf: encoded)
     }
 
     /// Decodes base64url as luajwtjitsi does: `=` padding ignored, `+` and `/` refused. Nil when malformed.
