@@ -14,6 +14,10 @@
 #    of them reached a hash check (password_max_failed_logins = 3).
 # 5. Transcriptions: create with 1,000 segments (median, and mean against MariaDB's own client inserting the same rows into
 #    tables shaped and indexed the same), read back, and a 200 MiB audio upload (MB/s, server RSS growth).
+# 6. Jitsi tokens (issue 16): tokens per CPU-second for HS256 and RS256 minted in process (the hidden
+#    `emr-bridge mint-token --bench N`) and by PyJWT in the same run (target: HS256 at least 10x PyJWT); then 1,000
+#    patients waiting on event streams: the bridge's CPU while idle-waiting (target < 5 % of one core), the database
+#    statements per second it causes, and how long until all 1,000 hear "live" after the provider's start.
 # 7. Batch import of encounters: `emr-bridge import-encounters` of BENCH_IMPORT_ROWS (default 1,000,000) CSV rows into
 #    a fresh copy of the OpenEMR tables (rows/s end to end, peak RSS), against MariaDB's own LOAD DATA LOCAL INFILE of
 #    the same rows, as the import writes them, into the same three tables (form_encounter, forms, uuid_registry),
@@ -27,7 +31,7 @@ INSTANCE=bench
 DB_PORT="${BENCH_DB_PORT:-3409}"
 HTTP_PORT="${BENCH_HTTP_PORT:-8181}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
-ONLY="${BENCH_ONLY:-1 2 3 4 5 7}" # e.g. BENCH_ONLY=1 runs only the first benchmark
+ONLY="${BENCH_ONLY:-1 2 3 4 5 6 7}" # e.g. BENCH_ONLY=1 runs only the first benchmark
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
 CONNECTIONS=64
 
@@ -71,6 +75,9 @@ swift build -c release --product emr-bridge --scratch-path .build-bench >&2
 BIN=.build-bench/release/emr-bridge
 export DB_HOST=127.0.0.1 DB_PORT="$DB_PORT" DB_NAME=emr_bench DB_USER=bench DB_PASSWORD=bench-Secret-1 DB_POOL_SIZE="${DB_POOL_SIZE:-16}"
 export LOG_LEVEL=warning BRIDGE_PORT="$HTTP_PORT" BRIDGE_AUDIO_DIR="$EMR_REPO_ROOT/.local/bench-audio"
+# Benchmark 6: video on (HS256), the event poller at its default interval; 1,000 streams need file descriptors.
+export JITSI_DOMAIN=meet.example.com JITSI_APP_ID=emrbridge JITSI_SUB=meet.jitsi JITSI_APP_SECRET=bench-jitsi-secret-0123456789abcdef0123
+ulimit -n 65536 2>/dev/null || true
 "$BIN" migrate >/dev/null
 # Benchmark 4: a lock after 3 failures; no per-address lock (every attempt comes from 127.0.0.1).
 mariadb_sql "$INSTANCE" emr_bench <<'SQL'
@@ -369,6 +376,93 @@ kill "$sampler" 2>/dev/null || true
 rss_peak="$(cat /tmp/emr-bench-rss-peak 2>/dev/null || echo "$rss_before")"
 python3 -c "print('audio upload 200 MiB: %.0f MB/s; server RSS growth %.1f MiB (targets: >= 200 MB/s, < 20 MiB)' % (200 * 1.048576 / $seconds, max(0, $rss_peak - $rss_before) / 1024))"
 rm -f "$audio_file" /tmp/emr-bench-rss-peak /tmp/emr-bench-create-mean /tmp/emr-bench-transcriptions.sql
+fi
+if wants 6; then
+echo
+echo "== 6. Jitsi tokens per CPU-second (in process vs PyJWT), and 1,000 waiting event streams"
+PYJWT_PYTHON="$(bash scripts/pyjwt-venv.sh)"
+bridge_mint="$("$BIN" mint-token --bench "${BENCH_TOKENS:-200000}")"
+pyjwt_mint="$("$PYJWT_PYTHON" scripts/pyjwt-check.py --bench "${BENCH_PYJWT_TOKENS:-20000}")"
+echo "$bridge_mint"
+echo "$pyjwt_mint"
+printf '%s\n%s\n' "$bridge_mint" "$pyjwt_mint" | python3 -c '
+import sys
+v = dict(l.split() for l in sys.stdin if l.strip())
+for alg in ("hs256", "rs256"):
+    b, p = float(v[alg + "_per_cpu_second"]), float(v["pyjwt_" + alg + "_per_cpu_second"])
+    print("%s: bridge %.0f vs PyJWT %.0f tokens/s per core = %.1fx%s" % (alg.upper(), b, p, b / p, " (target >= 10x)" if alg == "hs256" else ""))
+'
+mariadb_sql "$INSTANCE" emr_bench <<'SQL'
+SET SESSION sql_mode = '';
+DELETE FROM mmt_video_visits WHERE encounter = 990001;
+DELETE FROM form_encounter WHERE encounter = 990001;
+INSERT INTO form_encounter (date, reason, facility, facility_id, pid, encounter, provider_id, billing_facility, pc_catid, class_code)
+VALUES (UTC_TIMESTAMP(), 'bench video', 'Riverside Family Medicine', 1, 1, 990001, 2, 1, 5, 'AMB');
+DELETE FROM globals WHERE gl_name = 'gbl_time_zone';
+INSERT INTO globals (gl_name, gl_index, gl_value) VALUES ('gbl_time_zone', 0, 'UTC');
+SQL
+patient_token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/patient-login/" -d '{"username":"patient1","password":"patient123"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+sleep 16 # the globals cache (15 s) picks up gbl_time_zone
+python3 - "$HTTP_PORT" "$server_pid" "$patient_token" "$token" "${BENCH_STREAMS:-1000}" "${BENCH_IDLE_SECONDS:-10}" "$DB_PORT" <<'PY'
+import asyncio, os, subprocess, sys, time, http.client
+port, pid, patient, provider, count, idle, db_port = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
+hz = os.sysconf("SC_CLK_TCK")
+def ticks():
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+def statements():
+    out = subprocess.run(["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", db_port, "-u", "bench", "-pbench-Secret-1", "-N", "-B", "-e",
+                          "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_stmt_execute', 'Questions')"], capture_output=True, text=True).stdout
+    return {line.split()[0]: int(line.split()[1]) for line in out.splitlines()}
+path = "/api/encounters/990001/video/events/"
+seen_first, live_at = [0], []
+async def stream():
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(port))
+    writer.write(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n" % (path, patient)).encode())
+    await writer.drain()
+    text, first = b"", False
+    while True:
+        chunk = await reader.read(4096)
+        if not chunk:
+            break
+        text += chunk
+        if not first and b'"state":"scheduled"' in text:
+            first = True
+            seen_first[0] += 1
+        if b'"state":"live"' in text:
+            live_at.append(time.perf_counter())
+            break
+    writer.close()
+async def main():
+    tasks = []
+    for i in range(count):
+        tasks.append(asyncio.create_task(stream()))
+        if i % 100 == 99:
+            await asyncio.sleep(0.05)
+    deadline = time.time() + 120
+    while seen_first[0] < count and time.time() < deadline:
+        await asyncio.sleep(0.05)
+    print("%d of %d streams open and waiting" % (seen_first[0], count))
+    await asyncio.sleep(1)
+    t0, s0, w0 = ticks(), statements(), time.time()
+    await asyncio.sleep(idle)
+    t1, s1, w1 = ticks(), statements(), time.time()
+    seconds = w1 - w0
+    print("idle-waiting: bridge CPU %.2f %% of one core (target < 5 %%); database %.1f prepared statements/s (Com_stmt_execute), %.1f questions/s" % (
+        100.0 * (t1 - t0) / hz / seconds, (s1["Com_stmt_execute"] - s0["Com_stmt_execute"]) / seconds, (s1["Questions"] - s0["Questions"] - 1) / seconds))
+    def start():
+        connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
+        connection.request("POST", "/api/encounters/990001/video/start/", headers={"Authorization": "Bearer " + provider})
+        return connection.getresponse().status
+    status = await asyncio.get_running_loop().run_in_executor(None, start)
+    returned = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+    live_at.sort()
+    print("start answered %d; %d streams heard \"live\": median %.0f ms, last %.0f ms after the start returned" % (
+        status, len(live_at), 1000 * (live_at[len(live_at) // 2] - returned), 1000 * (live_at[-1] - returned)))
+asyncio.run(main())
+PY
 fi
 if wants 7; then
 IMPORT_ROWS="${BENCH_IMPORT_ROWS:-1000000}"

@@ -47,7 +47,7 @@ problems = [f"target {t}" for t in local if t in ("App", "EMRBridge")]
 problems += [f"product {p}" for p in products if p.lower().startswith(forbidden)]
 # Packages that provide OpenEMR's products must not pull Hummingbird or HTTPTypes in either.
 providers = {"Logging": "swift-log", "Metrics": "swift-metrics", "NIOPosix": "swift-nio", "NIOCore": "swift-nio", "_NIOFileSystem": "swift-nio",
-             "ServiceLifecycle": "swift-service-lifecycle", "Crypto": "swift-crypto"}
+             "ServiceLifecycle": "swift-service-lifecycle", "Crypto": "swift-crypto", "_CryptoExtras": "swift-crypto"}
 for product in products:
     package = providers.get(product)
     if package is None:

@@ -60,6 +60,11 @@ export DB_NAME=openemr
 export DB_USER=openemr
 export DB_PASSWORD=openemr
 export BRIDGE_DEMO=1
+# Video visits (issue 16): a demo Jitsi configuration (demo mode signs with the built-in demo secret unless
+# JITSI_APP_SECRET is set); point JITSI_DOMAIN/JITSI_SUB at a real Jitsi with token auth to try the meeting links.
+export JITSI_DOMAIN="${JITSI_DOMAIN:-meet.example.com}"
+export JITSI_APP_ID="${JITSI_APP_ID:-emrbridge-demo}"
+export JITSI_SUB="${JITSI_SUB:-meet.jitsi}"
 export BRIDGE_PORT
 export BRIDGE_SQL_DIR="${BRIDGE_SQL_DIR:-$EMR_REPO_ROOT/sql}"
 export BRIDGE_AUDIO_DIR="${BRIDGE_AUDIO_DIR:-$EMR_REPO_ROOT/.local/audio}"

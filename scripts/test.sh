@@ -65,6 +65,9 @@ fi
 # Layout rules (issue 14): the OpenEMR domain never reaches Hummingbird/HTTPTypes; controllers hold no SQL.
 bash "$EMR_REPO_ROOT/scripts/check-layout.sh"
 
+# PyJWT in a throwaway virtualenv (.local/pyjwt-venv): the independent judge of the Jitsi tokens (issue 16).
+bash "$EMR_REPO_ROOT/scripts/pyjwt-venv.sh" >/dev/null
+
 status=0
 swift test "$@" || status=$?
 exit "$status"

@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import MariaDB
-import OpenEMR
+public import OpenEMR
 
 /// Everything the service reads from its environment. Each key is documented in the README.
 public struct AppConfiguration: Sendable {
@@ -60,6 +60,13 @@ public struct AppConfiguration: Sendable {
     public var portalLockoutSeconds: Int = 3600
     /// `BRIDGE_TOKEN_PURGE_INTERVAL`: seconds between purges of expired and revoked tokens (0: never).
     public var tokenPurgeInterval: Int = 300
+    /// `JITSI_*`: video visits (issue 16); `jitsi.isConfigured` false means video is off unless a facility configures it.
+    public var jitsi = JitsiSettings()
+    /// Whether any `JITSI_*` variable that turns video on was set: then `validateSecrets()` checks the Jitsi secret/key.
+    public var jitsiRequested: Bool = false
+    /// `JITSI_EVENTS_INTERVAL_MS`: how often each replica checks MariaDB for visit changes for all its event streams
+    /// (one query per interval; default 250 ms).
+    public var videoEventsInterval: Int = 250
 
     public init(database: MariaDBConfiguration) {
         self.database = database
@@ -106,6 +113,9 @@ public struct AppConfiguration: Sendable {
         configuration.portalIPMaxFailedLogins = try reader.int("BRIDGE_PORTAL_IP_MAX_FAILED_LOGINS", default: 100, range: 0...1_000_000)
         configuration.portalLockoutSeconds = try reader.int("BRIDGE_PORTAL_LOCKOUT_SECONDS", default: 3600, range: 1...(365 * 86400))
         configuration.tokenPurgeInterval = try reader.int("BRIDGE_TOKEN_PURGE_INTERVAL", default: 300, range: 0...86400)
+        configuration.jitsi = try JitsiSettings.fromEnvironment(environment, demo: demo)
+        configuration.jitsiRequested = JitsiSettings.isRequested(environment)
+        configuration.videoEventsInterval = try reader.int("JITSI_EVENTS_INTERVAL_MS", default: 250, range: 20...10_000)
         return configuration
     }
 
@@ -114,8 +124,11 @@ public struct AppConfiguration: Sendable {
         ClientAddressResolver(trustProxy: trustProxy, trustedProxies: trustedProxies)
     }
 
-    /// Refuses known default secrets outside demo mode.
+    /// Refuses known default secrets outside demo mode, and a Jitsi configuration that cannot mint tokens Prosody
+    /// accepts (missing, short or well-known secret; unreadable key or one that does not fit the algorithm; in demo
+    /// mode only the secret's strength is not checked).
     public func validateSecrets() throws {
+        if jitsiRequested { try jitsi.validateForServe(demo: demoMode) }
         guard !demoMode else { return }
         if Self.knownDefaultSecrets.contains(database.password) {
             throw ConfigurationError(

@@ -51,6 +51,9 @@ public struct AppServices: Sendable {
     public let auditQueue: AuditQueue
     public let directory: DirectoryRepository
     public let transcriptions: TranscriptionRepository
+    /// Video visits (issue 16) and the replica's one poller for their event streams.
+    public let video: VideoVisitService
+    public let videoEvents: VideoEventHub
     let patientReads: PatientReads
     let passwordThreadPool: NIOThreadPool
 
@@ -94,6 +97,9 @@ public struct AppServices: Sendable {
             database: database, logger: logger,
             maximumConcurrentBatches: max(1, min(configuration.readBatches, configuration.database.options.maximumConnections / 2))
         )
+        let video = VideoVisitService(database: database, audit: audit, globals: globals, settings: configuration.jitsi, demo: configuration.demoMode)
+        self.video = video
+        self.videoEvents = VideoEventHub(service: video, interval: .milliseconds(configuration.videoEventsInterval), logger: logger)
         self.sessionBridge = SessionBridge(
             directory: configuration.openEMRSessionPath, siteID: configuration.openEMRSiteID, maxAge: configuration.openEMRSessionMaxAge, database: database, globals: globals,
             tokens: tokens, audit: audit, fileThreadPool: pool
@@ -103,7 +109,7 @@ public struct AppServices: Sendable {
     /// Services that run beside the HTTP server.
     /// Registered after the database client, so they shut down first (the audit queue flushes while the pool lives).
     var backgroundServices: [any Service] {
-        var services: [any Service] = [ThreadPoolService(pool: passwordThreadPool), auditQueue]
+        var services: [any Service] = [ThreadPoolService(pool: passwordThreadPool), auditQueue, videoEvents]
         if configuration.tokenPurgeInterval > 0 {
             services.append(TokenPurger(tokens: tokens, interval: .seconds(configuration.tokenPurgeInterval), logger: logger))
         }
@@ -150,5 +156,7 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
     TranscriptionController(
         transcriptions: services.transcriptions, configuration: services.configuration, fileIO: FileIO()
     ).addRoutes(to: router, authenticator: authenticator)
+    VideoController(video: services.video, events: services.videoEvents, tokens: services.tokens, configuration: services.configuration)
+        .addRoutes(to: router, authenticator: authenticator)
     return router
 }

@@ -19,7 +19,7 @@ struct EMRBridgeCommand: AsyncParsableCommand {
             DB_SSL_MODE, DB_SSL_CA, DB_POOL_SIZE, BRIDGE_HOST, BRIDGE_PORT, CORS_ALLOWED_ORIGINS, …); see the README.
             """,
         version: EMRBridgeVersion.current,
-        subcommands: [Serve.self, Migrate.self, ImportEncounters.self],
+        subcommands: [Serve.self, Migrate.self, ImportEncounters.self, MintToken.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -119,5 +119,71 @@ struct Migrate: AsyncParsableCommand {
             throw fail("\(report.pending.count) migration(s) pending")
         }
         print(checkOnly ? "OpenEMR tables present; schema up to date." : "OpenEMR tables present; \(report.applied.count) migration(s) applied.")
+    }
+}
+
+/// `mint-token`: a Jitsi token and meeting URL from the `JITSI_*` environment, like the old PHP and Python scripts;
+/// `--verify` tells which Prosody rule, if any, would refuse a token. Needs the OpenEMR domain only (no database).
+struct MintToken: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mint-token",
+        abstract: "Mint a Jitsi token (JITSI_* environment), or check one against Prosody's rules (--verify TOKEN).",
+        discussion: """
+            emr-bridge mint-token ROOM NAME EMAIL [--moderator] [--ttl S]   prints the token and the meeting URL
+            emr-bridge mint-token --verify TOKEN                           prints the header and claims and the first Prosody rule \
+            that refuses the token (exit 1), or that Prosody accepts it and whether it makes a moderator.
+            """
+    )
+
+    @Argument(help: "ROOM NAME EMAIL (EMAIL may be empty: \"\").") var arguments: [String] = []
+    @Flag(name: .long, help: "A moderator token (the provider).") var moderator = false
+    @Option(name: .long, help: "Lifetime in seconds (default JITSI_TOKEN_TTL, 3600).") var ttl: Int?
+    @Option(name: .long, help: "Check TOKEN as Prosody would, with the JITSI_* settings.") var verify: String?
+    @Option(name: .long, help: .hidden) var bench: Int?
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        if let bench {
+            let result = try JitsiMintBenchmark.run(count: max(1000, bench))
+            print(String(format: "hs256_per_cpu_second %.0f\nrs256_per_cpu_second %.0f", result.hs256PerSecond, result.rs256PerSecond))
+            return
+        }
+        let settings: JitsiSettings
+        do {
+            let reader = EnvironmentReader(environment)
+            settings = try JitsiSettings.fromEnvironment(environment, demo: try reader.bool("BRIDGE_DEMO", default: false))
+            try settings.validateForServe(demo: try reader.bool("BRIDGE_DEMO", default: false))
+        } catch let error as ConfigurationError {
+            throw fail("configuration error: \(error)")
+        }
+        let signer: JitsiSigner
+        do { signer = try JitsiSigner(settings: settings) } catch { throw fail("configuration error: JITSI_PRIVATE_KEY_FILE \(error)") }
+        if let token = verify {
+            let check = ProsodyCheck(.init(settings: settings, publicKeyPEM: signer.publicKeyPEM))
+            let verdict = check.check(token.trimmingCharacters(in: .whitespacesAndNewlines), now: Int(Date().timeIntervalSince1970))
+            print("header: \(verdict.header?.description ?? "(unreadable)")")
+            print("claims: \(verdict.claims?.description ?? "(unreadable)")")
+            if let refusal = verdict.refusal {
+                print("prosody: REFUSED by \(refusal.rule): \(refusal.message)")
+                throw ExitCode(1)
+            }
+            print("prosody: accepted; moderator: \(verdict.moderator ? "yes" : "no")")
+            return
+        }
+        guard arguments.count == 3 else { throw fail("usage: emr-bridge mint-token ROOM NAME EMAIL [--moderator] [--ttl S] | --verify TOKEN") }
+        let room = arguments[0]
+        guard VideoRoom.isValid(room) else { throw fail("ROOM must be lowercase letters, digits and '-' (as Jitsi matches room names)") }
+        let lifetime = ttl ?? settings.tokenTTL
+        guard (60...86400 * 7).contains(lifetime) else { throw fail("--ttl must be 60...604800 seconds") }
+        let now = Int(Date().timeIntervalSince1970)
+        let email = arguments[2].isEmpty ? nil : arguments[2]
+        let claims = JitsiClaims(
+            room: room, user: JitsiUser(id: "emr-bridge-cli", name: arguments[1], email: email, moderator: moderator),
+            issuedAt: now, notBefore: now - 60, expiresAt: now + lifetime,
+            features: JitsiClaims.features(moderator: moderator, recording: settings.recordingEnabled)
+        )
+        let token = try signer.mint(claims)
+        print(token)
+        print(settings.meetingURL(room: room, token: token))
     }
 }

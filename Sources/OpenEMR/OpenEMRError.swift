@@ -14,6 +14,8 @@ public struct OpenEMRError: Error, Sendable, Equatable, CustomStringConvertible 
         case notFound
         /// The change conflicts with what is stored.
         case conflict
+        /// It existed and is over for good (an ended video visit).
+        case gone
         /// The caller's version of the record is stale (optimistic locking).
         case staleVersion
         /// Blocked for a while (too many failures).

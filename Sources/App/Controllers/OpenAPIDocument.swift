@@ -44,6 +44,16 @@ enum OpenAPIDocument {
         Operation(method: "post", path: "/api/encounters/import/", summary: "Import encounters (admins): a CSV, NDJSON or FHIR R4 Encounter NDJSON body by Content-Type, streamed; 202 with the queued run", authenticated: true, responses: [(202, "ImportRun"), (400, "Error"), (401, "Error"), (403, "Error"), (413, "Error"), (415, "Error")], query: ["source", "dry_run", "strict", "batch_size", "jobs"], requestMediaTypes: ["text/csv", "application/x-ndjson", "application/fhir+ndjson"]),
         Operation(method: "get", path: "/api/imports/", summary: "Import runs, newest first (admins)", authenticated: true, responses: [(200, "ImportRunPage"), (401, "Error"), (403, "Error"), (404, "Error")], query: ["page", "page_size"]),
         Operation(method: "get", path: "/api/imports/{id}/", summary: "One import run: state, counts, rate and the first rejected rows (admins)", authenticated: true, responses: [(200, "ImportRun"), (401, "Error"), (403, "Error"), (404, "Error")]),
+        Operation(method: "get", path: "/api/encounters/{encounter}/video/", summary: "Video visit state (scheduled, live, ended), join window and readiness; creates the encounter's room on first use", authenticated: true, responses: [(200, "VideoVisit"), (401, "Error"), (403, "Error"), (404, "Error"), (503, "Error")]),
+        Operation(method: "patch", path: "/api/encounters/{encounter}/video/", summary: "Enable or disable video for the encounter (its provider or an admin)", authenticated: true, requestSchema: "VideoEnabled", responses: [(200, "VideoVisit"), (400, "Error"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (503, "Error")]),
+        Operation(method: "post", path: "/api/encounters/{encounter}/video/start/", summary: "Start the visit (the encounter's provider or an admin): moderator token, meeting URL and IFrame options; state live", authenticated: true, responses: [(200, "VideoSession"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (410, "Error"), (503, "Error")]),
+        Operation(method: "post", path: "/api/encounters/{encounter}/video/join/", summary: "Join the started visit (the encounter's patient, staff or an admin): participant token; 409 room_not_ready before the start, 403 outside_window, 410 once ended", authenticated: true, responses: [(200, "VideoSession"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (410, "Error"), (503, "Error")]),
+        Operation(method: "post", path: "/api/encounters/{encounter}/video/end/", summary: "End the visit (its provider or an admin); later joins answer 410", authenticated: true, responses: [(200, "VideoVisit"), (401, "Error"), (403, "Error"), (404, "Error"), (410, "Error"), (503, "Error")]),
+        Operation(method: "post", path: "/api/encounters/{encounter}/video/invite/", summary: "A patient join link (participant token bound to the room, expiring no later than the window's end)", authenticated: true, responses: [(200, "VideoInvite"), (401, "Error"), (403, "Error"), (404, "Error"), (409, "Error"), (410, "Error"), (503, "Error")]),
+        Operation(method: "post", path: "/api/encounters/{encounter}/video/events/ticket/", summary: "A single-use ticket (60 s) for this encounter's event stream, for a browser EventSource", authenticated: true, responses: [(200, "VideoTicket"), (401, "Error"), (403, "Error"), (404, "Error"), (503, "Error")]),
+        Operation(method: "get", path: "/api/encounters/{encounter}/video/events/", summary: "Server-Sent Events (text/event-stream): the visit's state now and every change; Authorization or ?ticket=", authenticated: true, responses: [(200, nil), (401, "Error"), (403, "Error"), (404, "Error"), (503, "Error")], query: ["ticket"]),
+        Operation(method: "get", path: "/api/video/settings/{facility_id}/", summary: "A facility's video settings (admins; app_secret and private_key are never returned)", authenticated: true, responses: [(200, "VideoSettings"), (401, "Error"), (403, "Error"), (404, "Error")]),
+        Operation(method: "put", path: "/api/video/settings/{facility_id}/", summary: "Override the JITSI_* settings for a facility (admins; null removes an override; secrets write-only)", authenticated: true, requestSchema: "VideoSettingsInput", responses: [(200, "VideoSettings"), (400, "Error"), (401, "Error"), (403, "Error"), (404, "Error")]),
         Operation(method: "get", path: "/api/openemr/providers/", summary: "Active providers (users.authorized = 1)", authenticated: true, responses: [(200, "ProviderPage"), (401, "Error")], query: ["page", "page_size"]),
         Operation(method: "get", path: "/api/openemr/facilities/", summary: "Facilities", authenticated: true, responses: [(200, "FacilityPage"), (401, "Error")], query: ["page", "page_size"]),
         Operation(method: "get", path: "/api/transcriptions/", summary: "List transcriptions (no segments; full_text is an excerpt). Patients see only their own approved or integrated ones", authenticated: true, responses: [(200, "TranscriptionPage"), (304, nil), (400, "Error"), (401, "Error"), (404, "Error")], query: ["patient", "encounter", "status", "provider", "date_from", "date_to", "search", "ordering", "page", "page_size"]),
@@ -253,6 +263,53 @@ enum OpenAPIDocument {
                 ]
             ),
             "ImportRunPage": page("ImportRun"),
+            "VideoWindow": object(
+                [
+                    "start": nullableString, "opens_at": nullableString, "closes_at": nullableString,
+                    "source": .string(allowedValues: "appointment", "encounter", "encounter_day"), "open": .boolean,
+                ],
+                required: ["start", "opens_at", "closes_at", "source", "open"]
+            ),
+            "VideoVisit": object(
+                [
+                    "encounter": .integer, "state": .string(allowedValues: "scheduled", "live", "ended"), "enabled": .boolean, "ready": .boolean,
+                    "room": .string, "window": ref("VideoWindow"), "started_at": .string, "ended_at": .string, "version": .integer,
+                ],
+                required: ["encounter", "state", "enabled", "ready", "window", "version"]
+            ),
+            "VideoEnabled": object(["enabled": .boolean], required: ["enabled"]),
+            "VideoSession": object(
+                [
+                    "visit": ref("VideoVisit"), "token": .string, "meeting_url": .string, "expires_at": .string, "moderator": .boolean,
+                    "iframe": object(["domain": .string, "options": .object], required: ["domain", "options"]),
+                ],
+                required: ["visit", "token", "meeting_url", "expires_at", "moderator", "iframe"]
+            ),
+            "VideoInvite": object(
+                ["visit": ref("VideoVisit"), "invite_url": .string, "token": .string, "expires_at": .string],
+                required: ["visit", "invite_url", "token", "expires_at"]
+            ),
+            "VideoTicket": object(["ticket": .string, "expires_at": .string, "events_url": .string], required: ["ticket", "expires_at", "events_url"]),
+            "VideoSettings": object(
+                [
+                    "facility_id": .integer, "domain": .string, "app_id": .string, "audience": .string, "sub": .string,
+                    "algorithm": .string(allowedValues: "HS256", "RS256", "JAAS"), "key_id": .string, "recording_enabled": .boolean,
+                    "window_before": .integer, "window_after": .integer, "token_ttl": .integer, "max_duration": .integer,
+                    "app_secret_set": .boolean, "private_key_set": .boolean, "overrides": .array(items: .string), "configured": .boolean,
+                ],
+                required: [
+                    "facility_id", "domain", "app_id", "audience", "sub", "algorithm", "key_id", "recording_enabled", "window_before", "window_after",
+                    "token_ttl", "max_duration", "app_secret_set", "private_key_set", "overrides", "configured",
+                ]
+            ),
+            "VideoSettingsInput": object(
+                [
+                    "domain": nullableString, "app_id": nullableString, "app_secret": nullableString, "audience": nullableString, "sub": nullableString,
+                    "algorithm": nullableString, "key_id": nullableString, "private_key": nullableString, "recording_enabled": .boolean(nullable: true),
+                    "window_before": nullableInteger, "window_after": nullableInteger, "token_ttl": nullableInteger, "max_duration": nullableInteger,
+                ],
+                required: []
+            ),
         ]
     }
 
@@ -272,7 +329,7 @@ enum OpenAPIDocument {
                 responses[.status(code: status)] = .response(OpenAPI.Response(description: status < 400 ? "Success" : "Error", content: content))
             }
             var parameters: OpenAPI.Parameter.Array = operation.query.map { .parameter(name: $0, context: .query(schema: .string)) }
-            for name in ["pid", "encounter", "id"] where operation.path.contains("{\(name)}") {
+            for name in ["pid", "encounter", "id", "facility_id"] where operation.path.contains("{\(name)}") {
                 parameters.append(.parameter(name: name, context: .path(schema: .integer)))
             }
             var requestBody = operation.requestSchema.map { request in

@@ -79,6 +79,7 @@ extension AppError {
         case .forbidden: status = .forbidden
         case .notFound: status = .notFound
         case .conflict: status = .conflict
+        case .gone: status = .gone
         case .staleVersion: status = .preconditionFailed
         case .locked: status = HTTPResponse.Status(code: 423, reasonPhrase: "Locked")
         case .unavailable: status = .serviceUnavailable
