@@ -273,7 +273,7 @@ extension LiveAppTests {
             let content = """
                 SELECT m.external_id, e.pid, e.date, e.reason, e.provider_id, e.facility_id, e.facility, e.pc_catid, e.class_code, e.pos_code,
                        e.sensitivity, e.billing_facility, f.user, f.form_name, f.formdir, f.deleted, f.authorized
-                FROM mmt_encounter_imports m JOIN form_encounter e ON e.encounter = m.encounter
+                FROM mmt_encounter_imports m JOIN form_encounter e ON e.pid = m.pid AND e.encounter = m.encounter
                 JOIN forms f ON f.form_id = e.id AND f.formdir = 'newpatient'
                 WHERE m.source = 
                 """
@@ -294,7 +294,7 @@ extension LiveAppTests {
             #expect(
                 try await Self.count(
                     """
-                    SELECT COUNT(*) AS v FROM mmt_encounter_imports m JOIN form_encounter e ON e.encounter = m.encounter
+                    SELECT COUNT(*) AS v FROM mmt_encounter_imports m JOIN form_encounter e ON e.pid = m.pid AND e.encounter = m.encounter
                     JOIN uuid_registry u ON u.uuid = e.uuid AND u.table_name = 'form_encounter' WHERE m.source = 'jobs-4'
                     """
                 ) == 1200
@@ -361,7 +361,7 @@ extension LiveAppTests {
             // Every mapped row has its encounter (the mapping row is in the encounter's transaction).
             #expect(
                 try await Self.count(
-                    "SELECT COUNT(*) AS v FROM mmt_encounter_imports m LEFT JOIN form_encounter e ON e.encounter = m.encounter WHERE m.source = 'kill' AND e.id IS NULL"
+                    "SELECT COUNT(*) AS v FROM mmt_encounter_imports m LEFT JOIN form_encounter e ON e.pid = m.pid AND e.encounter = m.encounter WHERE m.source = 'kill' AND e.id IS NULL"
                 ) == 0
             )
             let rerun = try await Self.cli([file, "--source", "kill", "--batch-size", "500", "--quiet", "--user", "drsmith"])
@@ -370,13 +370,13 @@ extension LiveAppTests {
             #expect(try await Self.count("SELECT COUNT(*) AS v FROM mmt_encounter_imports WHERE source = 'kill'") == total)
             #expect(
                 try await Self.count(
-                    "SELECT COUNT(*) AS v FROM form_encounter e JOIN mmt_encounter_imports m ON m.encounter = e.encounter WHERE m.source = 'kill'"
+                    "SELECT COUNT(*) AS v FROM form_encounter e JOIN mmt_encounter_imports m ON m.pid = e.pid AND m.encounter = e.encounter WHERE m.source = 'kill'"
                 ) == total
             )
             #expect(
                 try await Self.count(
                     """
-                    SELECT COUNT(*) AS v FROM forms f JOIN mmt_encounter_imports m ON m.encounter = f.encounter
+                    SELECT COUNT(*) AS v FROM forms f JOIN mmt_encounter_imports m ON m.pid = f.pid AND m.encounter = f.encounter
                     WHERE m.source = 'kill' AND f.formdir = 'newpatient'
                     """
                 ) == total
@@ -482,7 +482,7 @@ extension LiveAppTests {
             #expect(entries.map { $0["field"] as? String } == ["resourceType", "subject", nil])
             let row = try #require(
                 try await database.query(
-                    "SELECT e.* FROM form_encounter e JOIN mmt_encounter_imports m ON m.encounter = e.encounter WHERE m.source = 'fhir' AND m.external_id = 'FHIR-1'"
+                    "SELECT e.* FROM form_encounter e JOIN mmt_encounter_imports m ON m.pid = e.pid AND m.encounter = e.encounter WHERE m.source = 'fhir' AND m.external_id = 'FHIR-1'"
                 ).first
             )
             #expect(try row.decode("pid", as: Int.self) == 12)
@@ -491,7 +491,7 @@ extension LiveAppTests {
             #expect(try row.decode("class_code", as: String.self) == "IMP")
             #expect(try row.decode("reason", as: String.self) == "Admission")
             #expect(try row.decode("date", as: MariaDBDateTime.self).description == "2025-04-01 08:00:00")  // demo gbl_time_zone is UTC
-            #expect(try await Self.count("SELECT e.pid AS v FROM form_encounter e JOIN mmt_encounter_imports m ON m.encounter = e.encounter WHERE m.external_id = 'FHIR-2'") == 13)
+            #expect(try await Self.count("SELECT e.pid AS v FROM form_encounter e JOIN mmt_encounter_imports m ON m.pid = e.pid AND m.encounter = e.encounter WHERE m.external_id = 'FHIR-2'") == 13)
         }
 
         /// The endpoint: 202 with a run, progress from `mmt_import_runs`, admins only, 413/415/400 for client mistakes.
