@@ -31,7 +31,7 @@ _emr_as_root() {
 
 # Install the build/runtime dependencies with apt, only the ones that are missing.
 ensure_packages() {
-    local wanted=(mariadb-server mariadb-client libmariadb-dev libcrypt-dev libssl-dev libargon2-dev pkg-config php-cli)
+    local wanted=(mariadb-server mariadb-client libmariadb-dev libcrypt-dev libssl-dev libargon2-dev pkg-config php-cli python3-venv curl)
     local missing=() p status
     for p in "${wanted[@]}"; do
         status="$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)"

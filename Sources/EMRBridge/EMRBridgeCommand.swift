@@ -13,7 +13,7 @@ import OpenEMR
 struct EMRBridgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emr-bridge",
-        abstract: "REST bridge beside OpenEMR: sign-in with OpenEMR credentials and a clinical API for Flutter apps.",
+        abstract: "REST bridge beside OpenEMR: sign-in with OpenEMR credentials, a clinical API, transcriptions, Jitsi video visits and encounter import.",
         discussion: """
             Configuration comes from environment variables (DB_HOST, DB_PORT, DB_SOCKET, DB_NAME, DB_USER, DB_PASSWORD, \
             DB_SSL_MODE, DB_SSL_CA, DB_POOL_SIZE, BRIDGE_HOST, BRIDGE_PORT, CORS_ALLOWED_ORIGINS, …); see the README.
