@@ -69,25 +69,9 @@ struct ClinicalController: Sendable {
 
     /// A page of patients, written with the patient's one JSON writer (`PatientResponse.write(into:)`).
     private func patientPageResponse(_ request: Request, _ result: PagedQuery.Result<PatientResponse>) -> Response {
-        let links = PageLinks.of(
-            count: result.count, page: result.page, baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path,
-            query: RequestInfo.queryItems(request)
-        )
-        var writer = JSONWriter(capacity: 128 + 640 * result.items.count)
-        writer.raw("{\"count\":")
-        writer.int(result.count)
-        writer.raw(",\"next\":")
-        writer.string(links.next)
-        writer.raw(",\"previous\":")
-        writer.string(links.previous)
-        writer.raw(",\"results\":[")
-        for (index, patient) in result.items.enumerated() {
-            if index > 0 { writer.raw(",") }
-            patient.write(into: &writer)
-        }
-        writer.raw("]}")
+        let body = PageWriter.bytes(request, result, configuration: configuration, itemCapacity: 640) { patient, writer in patient.write(into: &writer) }
         return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes))
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: body))
         )
     }
 

@@ -58,29 +58,13 @@ struct TranscriptionController: Sendable {
         let identity = try context.requireIdentity()
         let query = RequestInfo.queryDictionary(request)
         let result = try await transcriptions.list(query: query, page: try PageRequest(query: query), by: identity, logger: context.logger)
-        let links = PageLinks.of(
-            count: result.count, page: result.page, baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path,
-            query: RequestInfo.queryItems(request)
-        )
-        var writer = JSONWriter(capacity: 256 + 1024 * result.items.count)
-        writer.raw("{\"count\":")
-        writer.int(result.count)
-        writer.raw(",\"next\":")
-        writer.string(links.next)
-        writer.raw(",\"previous\":")
-        writer.string(links.previous)
-        writer.raw(",\"results\":[")
-        for (index, item) in result.items.enumerated() {
-            if index > 0 { writer.raw(",") }
-            item.write(into: &writer)
-        }
-        writer.raw("]}")
-        let etag = PatientResponse.etag(of: writer.bytes)
+        let body = PageWriter.bytes(request, result, configuration: configuration, itemCapacity: 1024) { item, writer in item.write(into: &writer) }
+        let etag = PatientResponse.etag(of: body)
         if let ifNoneMatch = request.headers[.ifNoneMatch], PatientRepository.matches(ifNoneMatch, etag: etag) {
             return Response(status: .notModified, headers: [.eTag: etag])
         }
         return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: etag], body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes))
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .eTag: etag], body: .init(byteBuffer: ByteBuffer(bytes: body))
         )
     }
 

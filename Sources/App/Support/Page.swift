@@ -87,3 +87,31 @@ struct RequestInfo {
     }
 }
 
+
+/// A DRF page (`{"count","next","previous","results"}`) written straight into bytes, each item by its own JSON writer:
+/// the one page writer of the hand-written hot lists (patients, transcriptions).
+enum PageWriter {
+    static func bytes<Item>(
+        _ request: Request, _ result: PagedQuery.Result<Item>, configuration: AppConfiguration, itemCapacity: Int,
+        write: (Item, inout JSONWriter) -> Void
+    ) -> [UInt8] {
+        let links = PageLinks.of(
+            count: result.count, page: result.page, baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path,
+            query: RequestInfo.queryItems(request)
+        )
+        var writer = JSONWriter(capacity: 128 + itemCapacity * result.items.count)
+        writer.raw("{\"count\":")
+        writer.int(result.count)
+        writer.raw(",\"next\":")
+        writer.string(links.next)
+        writer.raw(",\"previous\":")
+        writer.string(links.previous)
+        writer.raw(",\"results\":[")
+        for (index, item) in result.items.enumerated() {
+            if index > 0 { writer.raw(",") }
+            write(item, &writer)
+        }
+        writer.raw("]}")
+        return writer.bytes
+    }
+}
