@@ -67,6 +67,8 @@ public struct AppConfiguration: Sendable {
     /// `JITSI_EVENTS_INTERVAL_MS`: how often each replica checks MariaDB for visit changes for all its event streams
     /// (one query per interval; default 250 ms).
     public var videoEventsInterval: Int = 250
+    /// Milliseconds between two catch-up reads of the patient search copy (0: this replica does not keep it fresh).
+    public var searchSyncInterval: Int = 1000
 
     public init(database: MariaDBConfiguration) {
         self.database = database
@@ -116,6 +118,7 @@ public struct AppConfiguration: Sendable {
         configuration.jitsi = try JitsiSettings.fromEnvironment(environment, demo: demo)
         configuration.jitsiRequested = JitsiSettings.isRequested(environment)
         configuration.videoEventsInterval = try reader.int("JITSI_EVENTS_INTERVAL_MS", default: 250, range: 20...10_000)
+        configuration.searchSyncInterval = try reader.int("BRIDGE_SEARCH_SYNC_INTERVAL_MS", default: 1000, range: 0...600_000)
         return configuration
     }
 

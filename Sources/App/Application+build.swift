@@ -113,6 +113,14 @@ public struct AppServices: Sendable {
         if configuration.tokenPurgeInterval > 0 {
             services.append(TokenPurger(tokens: tokens, interval: .seconds(configuration.tokenPurgeInterval), logger: logger))
         }
+        if configuration.searchSyncInterval > 0 {
+            services.append(
+                PatientSearchSync(
+                    index: PatientSearchIndex(database: database), database: database, interval: .milliseconds(configuration.searchSyncInterval),
+                    logger: logger
+                )
+            )
+        }
         return services
     }
 }

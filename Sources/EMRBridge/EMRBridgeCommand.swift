@@ -75,11 +75,21 @@ struct Serve: AsyncParsableCommand {
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the OpenEMR tables and apply the service's own migrations (sql/migrations).",
-        discussion: "Exits non-zero and names the missing tables when the database is not an OpenEMR database."
+        discussion: """
+            Exits non-zero and names the missing tables when the database is not an OpenEMR database.
+            Then it adds the one index the service puts on an OpenEMR table, mmt_patient_data_last_updated on \
+            patient_data(last_updated), online: it lets the patient search read OpenEMR's changes within a second \
+            without scanning patient_data (--without-patient-data-index leaves it out, --remove-patient-data-index drops \
+            it; without it the search copy still catches up, by a full scan of patient_data each round). Last, it builds \
+            the patient search copy (mmt_patient_search) when it is not built yet.
+            """
     )
 
     @OptionGroup var common: CommonOptions
     @Flag(name: .long, help: "Only check: report missing OpenEMR tables and pending migrations, change nothing.") var checkOnly = false
+    @Flag(name: .long, help: "Do not add the index on patient_data(last_updated).") var withoutPatientDataIndex = false
+    @Flag(name: .long, help: "Drop the index on patient_data(last_updated) that an earlier migrate added, and stop.") var removePatientDataIndex = false
+    @Flag(name: .long, help: "Rebuild the patient search copy from patient_data even when it is built.") var rebuildSearch = false
 
     /// Needs only the OpenEMR domain (no HTTP): `DB_*`, `BRIDGE_SQL_DIR`, `LOG_LEVEL`.
     func run() async throws {
@@ -97,16 +107,35 @@ struct Migrate: AsyncParsableCommand {
         let logger = CommonOptions.makeLogger(level: level, label: "emr-bridge.migrate")
         let directory = Migrator.locateSQLDirectory(configured: reader.string("BRIDGE_SQL_DIR"))
         let checkOnly = self.checkOnly
+        let (addIndex, removeIndex, rebuild) = (!withoutPatientDataIndex, removePatientDataIndex, rebuildSearch)
         let report: Migrator.Report
         do {
             report = try await MariaDBClient.withClient(configuration: database, logger: logger) { client in
-                try await Migrator(client: client, directory: directory, logger: logger).run(checkOnly: checkOnly)
+                let index = PatientSearchIndex(database: client)
+                if removeIndex {
+                    try await index.setFreshnessIndex(false, logger: logger)
+                    print("removed  index \(PatientSearchIndex.freshnessIndexName) on patient_data (if it was there)")
+                    return Migrator.Report(missingTables: [], applied: [], alreadyApplied: [], pending: [])
+                }
+                let report = try await Migrator(client: client, directory: directory, logger: logger).run(checkOnly: checkOnly)
+                guard !checkOnly, report.missingTables.isEmpty else { return report }
+                if addIndex, try await !index.hasFreshnessIndex(logger: logger) {
+                    try await index.setFreshnessIndex(true, logger: logger)
+                    print("added    index \(PatientSearchIndex.freshnessIndexName) on patient_data(last_updated)")
+                }
+                let built = try await index.state(logger: logger)?.built == true
+                if rebuild || !built {
+                    let count = try await index.rebuild(logger: logger)
+                    print("built    patient search copy (\(count) patients)")
+                }
+                return report
             }
         } catch let error as MariaDBError {
             throw fail("cannot use the database \(database.database): \(LogSafe.text(error))")
         } catch let error as MigrationError {
             throw fail(error.message)
         }
+        if removePatientDataIndex { return }
         if !report.missingTables.isEmpty {
             throw fail(
                 "database \(database.database) is missing OpenEMR tables: \(report.missingTables.joined(separator: ", "))"

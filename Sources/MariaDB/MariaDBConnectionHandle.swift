@@ -259,7 +259,9 @@ final class MariaDBConnectionHandle: @unchecked Sendable {
             // MYSQL_DATA_TRUNCATED cannot happen with STMT_ATTR_UPDATE_MAX_LENGTH-sized buffers; values are read by length.
             rows.append(MariaDBRow(columns: columns, values: buffers.values()))
         }
-        return MariaDBResult(columns: columns, rows: rows, affectedRows: mysql_stmt_affected_rows(statement), lastInsertID: 0)
+        var result = MariaDBResult(columns: columns, rows: rows, affectedRows: mysql_stmt_affected_rows(statement), lastInsertID: 0)
+        result.warningCount = Int(mysql_warning_count(mysql))
+        return result
     }
 }
 

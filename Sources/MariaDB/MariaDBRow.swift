@@ -192,6 +192,8 @@ public struct MariaDBResult: Sendable {
     public var affectedRows: UInt64
     /// `mysql_stmt_insert_id` for inserts into an AUTO_INCREMENT table.
     public var lastInsertID: UInt64
+    /// `mysql_warning_count` after the statement (e.g. 1931: a `LIMIT ROWS EXAMINED` budget ran out).
+    public var warningCount: Int = 0
 
     public init(columns: MariaDBColumns, rows: [MariaDBRow], affectedRows: UInt64, lastInsertID: UInt64) {
         self.columns = columns

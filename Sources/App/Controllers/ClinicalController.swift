@@ -68,8 +68,10 @@ struct ClinicalController: Sendable {
     }
 
     /// A page of patients, written with the patient's one JSON writer (`PatientResponse.write(into:)`).
-    private func patientPageResponse(_ request: Request, _ result: PagedQuery.Result<PatientResponse>) -> Response {
-        let body = PageWriter.bytes(request, result, configuration: configuration, itemCapacity: 640) { patient, writer in patient.write(into: &writer) }
+    private func patientPageResponse(_ request: Request, _ result: PatientSearch.Result) -> Response {
+        let body = PageWriter.bytes(
+            request, (result.count, result.page, result.items), configuration: configuration, itemCapacity: 640, countIsExact: result.countIsExact
+        ) { patient, writer in patient.write(into: &writer) }
         return Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: body))
         )

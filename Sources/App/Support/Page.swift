@@ -93,7 +93,7 @@ struct RequestInfo {
 enum PageWriter {
     static func bytes<Item>(
         _ request: Request, _ result: PagedQuery.Result<Item>, configuration: AppConfiguration, itemCapacity: Int,
-        write: (Item, inout JSONWriter) -> Void
+        countIsExact: Bool? = nil, write: (Item, inout JSONWriter) -> Void
     ) -> [UInt8] {
         let links = PageLinks.of(
             count: result.count, page: result.page, baseURL: RequestInfo.baseURL(request, configuration: configuration), path: request.uri.path,
@@ -102,6 +102,10 @@ enum PageWriter {
         var writer = JSONWriter(capacity: 128 + itemCapacity * result.items.count)
         writer.raw("{\"count\":")
         writer.int(result.count)
+        if let countIsExact {
+            // Where a count can be a lower bound (the patient search): whether it is exact.
+            writer.raw(countIsExact ? ",\"count_exact\":true" : ",\"count_exact\":false")
+        }
         writer.raw(",\"next\":")
         writer.string(links.next)
         writer.raw(",\"previous\":")

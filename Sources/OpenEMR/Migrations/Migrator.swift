@@ -30,6 +30,13 @@ public struct Migrator: Sendable {
         public var applied: [String]
         public var alreadyApplied: [String]
         public var pending: [String]
+
+        public init(missingTables: [String], applied: [String], alreadyApplied: [String], pending: [String]) {
+            self.missingTables = missingTables
+            self.applied = applied
+            self.alreadyApplied = alreadyApplied
+            self.pending = pending
+        }
     }
 
     let client: MariaDBClient
@@ -144,7 +151,7 @@ public struct Migrator: Sendable {
             logger.info("applying migration", metadata: ["migration": "\(migration.name)"])
             // DDL commits implicitly in MariaDB, so each statement is written to be re-runnable (IF NOT EXISTS).
             for statement in MariaDBScript.statements(in: migration.sql) {
-                try await connection.query(MariaDBQuery(unsafeSQL: statement))
+                try await connection.query(MariaDBQuery(unsafeSQL: try await Self.substitutingCollations(in: statement, on: connection)))
             }
             try await connection.query(
                 "INSERT INTO mmt_schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))"
@@ -152,6 +159,33 @@ public struct Migrator: Sendable {
             applied.append(migration.name)
         }
         return Report(missingTables: [], applied: applied, alreadyApplied: already, pending: pending)
+    }
+}
+
+extension Migrator {
+    /// Replaces each `{{collation:table.column}}` with that column's collation in this database (a copy of an OpenEMR
+    /// column must compare exactly as the column does, whatever collation the installation chose). Only names made of
+    /// letters, digits and `_` are accepted, and the collation comes from information_schema, not from the file.
+    static func substitutingCollations(in statement: String, on connection: MariaDBConnection) async throws -> String {
+        var result = statement
+        while let open = result.range(of: "{{collation:"), let close = result.range(of: "}}", range: open.upperBound..<result.endIndex) {
+            let name = result[open.upperBound..<close.lowerBound]
+            let parts = name.split(separator: ".")
+            guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } }) else {
+                throw MigrationError(message: "malformed placeholder {{collation:\(name)}}")
+            }
+            let collation = try await connection.query(
+                """
+                SELECT COLLATION_NAME AS c FROM information_schema.COLUMNS
+                WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = \(String(parts[0])) AND COLUMN_NAME = \(String(parts[1]))
+                """
+            ).first?.decode("c", as: String?.self)
+            guard let collation, collation.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw MigrationError(message: "no collation found for \(name)")
+            }
+            result.replaceSubrange(open.lowerBound..<close.upperBound, with: collation)
+        }
+        return result
     }
 }
 

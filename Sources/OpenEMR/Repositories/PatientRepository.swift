@@ -168,8 +168,8 @@ public struct PatientFilter: Sendable {
     var sex: String?
     /// For patient tokens: only this pid.
     public var onlyPID: Int?
-    /// A column and direction from an allow-list.
-    var ordering: String = "pid ASC"
+    /// The requested order: columns from an allow-list, each ascending or descending (pid is added as the last key).
+    var orderFields: [(column: String, descending: Bool)] = []
 
     static let orderable = ["pid": "pid", "pubpid": "pubpid", "fname": "fname", "lname": "lname", "dob": "DOB", "date_created": "date"]
 
@@ -185,7 +185,6 @@ public struct PatientFilter: Sendable {
         }
         sex = query["sex"].flatMap { $0.isEmpty ? nil : $0 }
         if let ordering = query["ordering"] {
-            var parts: [String] = []
             for field in ordering.split(separator: ",") {
                 let descending = field.hasPrefix("-")
                 let name = descending ? String(field.dropFirst()) : String(field)
@@ -193,40 +192,77 @@ public struct PatientFilter: Sendable {
                     details["ordering"] = "Unknown ordering field \"\(name)\"; use one of \(Self.orderable.keys.sorted().joined(separator: ", "))."
                     break
                 }
-                parts.append(column + (descending ? " DESC" : " ASC"))
+                orderFields.append((column, descending))
+                if column == "pid" { break }  // pid is unique: later keys could never decide anything
             }
-            if !parts.contains(where: { $0.hasPrefix("pid ") }) { parts.append("pid ASC") }
-            self.ordering = parts.joined(separator: ", ")
         }
         if !details.isEmpty { throw OpenEMRError.validation(details) }
     }
 
-    /// The WHERE clause. Each search word must prefix-match a name part, pubpid, a phone number or the email
-    /// (case-insensitive through the column collation); LIKE wildcards in the input are escaped.
-    var whereClause: MariaDBQuery {
+    /// The search words: at most five, split on spaces.
+    var words: [Substring] { search.map { Array($0.split(separator: " ").prefix(5)) } ?? [] }
+
+    /// The digits of a word when it has at least three (then it also matches phone numbers containing them).
+    static func phoneDigits(_ word: Substring) -> String? {
+        let digits = String(word.filter(\.isNumber))
+        return digits.count >= 3 ? digits : nil
+    }
+
+    /// `ORDER BY` keys: the requested ones, then pid as the tiebreak in the direction of the last requested key (so
+    /// that one index serves the whole order, read forwards or backwards). `date` is `date_created` in the search copy.
+    func ordering(copy: Bool) -> String {
+        var parts: [String] = []
+        for (column, descending) in orderFields {
+            parts.append((copy && column == "date" ? "date_created" : column) + (descending ? " DESC" : " ASC"))
+        }
+        if orderFields.last?.column != "pid" { parts.append((orderFields.last?.descending ?? false) ? "pid DESC" : "pid ASC") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// The search copy's index that yields rows in the requested order (nil when none does: several keys).
+    var orderIndex: String? {
+        guard let first = orderFields.first else { return "PRIMARY" }
+        if first.column == "pid" { return "PRIMARY" }
+        guard orderFields.count == 1 else { return nil }
+        return first.column == "date" ? "mmt_patient_search_date" : "mmt_patient_search_\(first.column.lowercased())"
+    }
+
+    /// The WHERE clause on `patient_data` (the straightforward query: the definition of what matches). Each search
+    /// word must prefix-match a name part, pubpid, a phone number or the email (case- and accent-insensitive as the
+    /// column collation compares); LIKE wildcards in the input are escaped.
+    var whereClause: MariaDBQuery { predicate(copy: false) }
+
+    /// The same predicate on `patient_data` (`copy: false`) or on the search copy `mmt_patient_search`, which holds the
+    /// same values in the same collations and the phones already reduced to their digits.
+    func predicate(copy: Bool) -> MariaDBQuery {
         var clause: MariaDBQuery = "1 = 1"
         if let onlyPID { clause.append(" AND pid = \(onlyPID)") }
         if let dob { clause.append(" AND DOB = \(dob)") }
         if let sex { clause.append(" AND sex = \(sex)") }
-        if let search {
-            for word in search.split(separator: " ").prefix(5) {
-                let escaped = Self.escapeLike(String(word))
-                let prefix = escaped + "%"
-                let digits = String(word.filter(\.isNumber))
-                var term: MariaDBQuery =
-                    " AND (fname LIKE \(prefix) OR lname LIKE \(prefix) OR mname LIKE \(prefix) OR pubpid LIKE \(prefix) OR email LIKE \(prefix)"
-                if digits.count >= 3 {
-                    // Phone numbers are stored with punctuation ("555-0101"): compare digits only.
-                    let phone = "%" + digits + "%"
-                    term.append(
-                        " OR REGEXP_REPLACE(phone_home, '[^0-9]', '') LIKE \(phone) OR REGEXP_REPLACE(phone_cell, '[^0-9]', '') LIKE \(phone)"
-                    )
-                }
-                term.append(")")
-                clause.append(term)
-            }
+        for word in words {
+            clause.append(" AND (")
+            clause.append(Self.wordMatch(word, copy: copy))
+            clause.append(")")
         }
         return clause
+    }
+
+    static func wordMatch(_ word: Substring, copy: Bool) -> MariaDBQuery {
+        let prefix = escapeLike(String(word)) + "%"
+        var term: MariaDBQuery =
+            "fname LIKE \(prefix) OR lname LIKE \(prefix) OR mname LIKE \(prefix) OR pubpid LIKE \(prefix) OR email LIKE \(prefix)"
+        if let digits = phoneDigits(word) {
+            // Phone numbers are stored with punctuation ("555-0101"): compare digits only.
+            let phone = "%" + digits + "%"
+            if copy {
+                term.append(" OR phone_home LIKE \(phone) OR phone_cell LIKE \(phone)")
+            } else {
+                term.append(
+                    " OR REGEXP_REPLACE(phone_home, '[^0-9]', '') LIKE \(phone) OR REGEXP_REPLACE(phone_cell, '[^0-9]', '') LIKE \(phone)"
+                )
+            }
+        }
+        return term
     }
 
     static func escapeLike(_ text: String) -> String {
@@ -243,10 +279,12 @@ public struct PatientFilter: Sendable {
 public struct PatientRepository: Sendable {
     let database: MariaDBClient
     let audit: AuditLogger
+    let search: PatientSearch
 
     public init(database: MariaDBClient, audit: AuditLogger) {
         self.database = database
         self.audit = audit
+        self.search = PatientSearch(database: database, index: PatientSearchIndex(database: database))
     }
 
     /// The select of one or more patients by pid (one row per existing pid).
@@ -267,11 +305,9 @@ public struct PatientRepository: Sendable {
         return try await connection.query(query).first.map(PatientResponse.init(row:))
     }
 
-    public func list(_ filter: PatientFilter, page: PageRequest, logger: Logger) async throws -> (count: Int, page: PageRequest, items: [PatientResponse]) {
-        try await PagedQuery.run(
-            database: database, logger: logger, columns: PatientResponse.columns, from: "patient_data WHERE \(fragment: filter.whereClause)",
-            orderBy: filter.ordering, page: page, map: PatientResponse.init(row:)
-        )
+    /// A page of patients (see `PatientSearch`: the count may be a lower bound when the matches are many).
+    public func list(_ filter: PatientFilter, page: PageRequest, logger: Logger) async throws -> PatientSearch.Result {
+        try await search.list(filter, page: page, logger: logger)
     }
 
     /// Creates a patient as `PatientService::insert` does: a fresh pid (MAX+1, serialised with a locking read and
@@ -330,6 +366,7 @@ public struct PatientRepository: Sendable {
         try await connection.query(
             "INSERT INTO patient_data (\(unescaped: columns.joined(separator: ", "))) VALUES (\(fragment: values))"
         )
+        try await PatientSearchIndex.refresh(pids: [pid], on: connection)
         try await audit.write(
             [AuditEvent("patient-record-insert", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient_data insert pid \(pid) via emr-bridge")],
             on: connection
@@ -373,6 +410,7 @@ public struct PatientRepository: Sendable {
                 changed.append("provider_id")
             }
             try await connection.query("UPDATE patient_data SET \(fragment: assignments) WHERE pid = \(pid)")
+            try await PatientSearchIndex.refresh(pids: [pid], on: connection)
             try await audit.write(
                 [AuditEvent("patient-record-update", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient_data update fields: \(changed.joined(separator: ","))")],
                 on: connection
@@ -421,6 +459,7 @@ public struct PatientRepository: Sendable {
                 ON DUPLICATE KEY UPDATE deleted_at = VALUES(deleted_at), deleted_by = VALUES(deleted_by)
                 """,
             ])
+            try await PatientSearchIndex.refresh(pids: [pid], on: connection)
             try await audit.write(
                 [AuditEvent("patient-record-delete", category: "Patient Demographics", by: identity, patientID: pid, comments: "patient deleted via emr-bridge")],
                 on: connection

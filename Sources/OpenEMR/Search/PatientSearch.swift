@@ -1,0 +1,192 @@
+import Foundation
+public import Logging
+public import MariaDB
+import Synchronization
+
+/// `GET /api/patients/` at any size (issue 18). The answer is always the straightforward query's (`PatientFilter`'s
+/// predicate, ordered, paged), computed on the search copy (`PatientSearchIndex`) along the cheapest of three paths:
+///
+/// 1. **Candidates.** When one filter narrows the patients to a few (the patient's own pid; a birth date; the word
+///    with the fewest prefix matches, found through the copy's column indexes and the phone suffixes with a bounded
+///    probe), the full predicate is checked on those few, sorted as requested: the count is exact.
+/// 2. **Ordered scan.** Otherwise the matches are common, so the copy is read in the requested order through the index
+///    of that order, the predicate checked row by row, until the page and one more row are found, under a budget of
+///    rows examined: the count is then a lower bound (`countIsExact` false) unless the scan reached the end.
+/// 3. **Full candidates.** When the budget runs out (common words that rarely occur together), every prefix match of
+///    the longest word is checked: exact again.
+///
+/// Until the copy is built (`mmt_patient_search_state.built_at`), the straightforward query runs on `patient_data`.
+public struct PatientSearch: Sendable {
+    public struct Result: Sendable {
+        public var count: Int
+        public var countIsExact: Bool
+        public var page: PageRequest
+        public var items: [PatientResponse]
+    }
+
+    let database: MariaDBClient
+    let index: PatientSearchIndex
+    let readiness: Readiness
+    /// Candidate sets up to this size are checked directly.
+    let probeLimit: Int
+    /// Birth dates: a day's patients are checked directly up to this many.
+    let dateLimit: Int
+    /// Rows an ordered scan may examine (beyond the page's offset) before the full-candidates path takes over.
+    let scanBudget: Int
+
+    public init(database: MariaDBClient, index: PatientSearchIndex, probeLimit: Int = 100, dateLimit: Int = 1000, scanBudget: Int = 20_000) {
+        self.database = database
+        self.index = index
+        self.readiness = Readiness()
+        self.probeLimit = probeLimit
+        self.dateLimit = dateLimit
+        self.scanBudget = scanBudget
+    }
+
+    /// Whether the copy is usable, read from the database at most once a second (a cache of database state, the same
+    /// on every replica within that second).
+    final class Readiness: Sendable {
+        let state = Mutex<(ready: Bool, checked: ContinuousClock.Instant?)>((false, nil))
+
+        func isReady(_ index: PatientSearchIndex, logger: Logger) async -> Bool {
+            let now = ContinuousClock.now
+            let cached = state.withLock { $0 }
+            if let checked = cached.checked, now - checked < .seconds(1) { return cached.ready }
+            let ready = (try? await index.state(logger: logger))?.built ?? false
+            state.withLock { $0 = (ready, now) }
+            return ready
+        }
+    }
+
+    public func list(_ filter: PatientFilter, page: PageRequest, logger: Logger) async throws -> Result {
+        guard await readiness.isReady(index, logger: logger) else {
+            let result = try await PagedQuery.run(
+                database: database, logger: logger, columns: PatientResponse.columns,
+                from: "patient_data WHERE \(fragment: filter.whereClause)", orderBy: filter.ordering(copy: false), page: page,
+                map: PatientResponse.init(row:)
+            )
+            return Result(count: result.count, countIsExact: true, page: result.page, items: result.items)
+        }
+        return try await database.withConnection(logger: logger) { connection in
+            let (pids, count, exact, resolved) = try await plan(filter, page: page, on: connection)
+            return Result(count: count, countIsExact: exact, page: resolved, items: try await Self.fetch(pids, on: connection))
+        }
+    }
+
+    /// The page's pids in order, the count, whether it is exact, and the resolved page.
+    func plan(_ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection) async throws -> ([Int], Int, Bool, PageRequest) {
+        if let candidates = try await fewCandidates(filter, on: connection) {
+            return try await checked(candidates: "pid IN (\(paddedList: candidates.isEmpty ? [-1] : candidates))", filter, page: page, on: connection)
+        }
+        let predicate = filter.predicate(copy: true)
+        let order = filter.ordering(copy: true)
+        let hint = filter.orderIndex.map { " FORCE INDEX (\($0))" } ?? ""
+        if page.page == Int.max {
+            // page=last needs the exact count.
+            let count = try await connection.query(
+                "SELECT COUNT(*) AS n FROM mmt_patient_search WHERE \(fragment: predicate)"
+            ).first?.decode("n", as: Int.self) ?? 0
+            let resolved = try page.resolved(count: count)
+            let pids = try await connection.query(
+                "SELECT pid FROM mmt_patient_search\(unescaped: hint) WHERE \(fragment: predicate) ORDER BY \(unescaped: order) LIMIT \(resolved.size) OFFSET \(resolved.offset)"
+            ).rows.map { try $0.decode("pid", as: Int.self) }
+            return (pids, count, true, resolved)
+        }
+        var budgetRanOut = false
+        do {
+            let scan = try await connection.query(
+                """
+                SELECT pid FROM mmt_patient_search\(unescaped: hint) WHERE \(fragment: predicate) ORDER BY \(unescaped: order)
+                LIMIT \(unescaped: String(page.offset)), \(unescaped: String(page.size + 1)) ROWS EXAMINED \(unescaped: String(scanBudget + page.offset))
+                """
+            )
+            let found = try scan.rows.map { try $0.decode("pid", as: Int.self) }
+            if found.count > page.size || scan.warningCount == 0 { return try Self.scanned(found, page: page) }
+            budgetRanOut = true
+        } catch let error as MariaDBError where error.serverErrorNumber == 1028 {
+            budgetRanOut = true  // "Sort aborted": the budget ran out while sorting (an order no index yields)
+        }
+        precondition(budgetRanOut)
+        // Matches are rare among the rows read so far: every match of the longest word, checked; without words, the
+        // ordered scan without a budget.
+        if let longest = filter.words.max(by: { $0.count < $1.count }) {
+            return try await checked(candidates: "pid IN (\(fragment: Self.matches(of: longest, limit: nil)))", filter, page: page, on: connection)
+        }
+        let found = try await connection.query(
+            """
+            SELECT pid FROM mmt_patient_search\(unescaped: hint) WHERE \(fragment: predicate) ORDER BY \(unescaped: order)
+            LIMIT \(unescaped: String(page.offset)), \(unescaped: String(page.size + 1))
+            """
+        ).rows.map { try $0.decode("pid", as: Int.self) }
+        return try Self.scanned(found, page: page)
+    }
+
+    /// The page from an ordered scan that read `page.size + 1` rows from the page's offset (or fewer: the end).
+    static func scanned(_ found: [Int], page: PageRequest) throws -> ([Int], Int, Bool, PageRequest) {
+        if found.count > page.size {
+            return (Array(found.prefix(page.size)), page.offset + found.count, false, page)
+        }
+        return (found, page.offset + found.count, true, try page.resolved(count: page.offset + found.count))
+    }
+
+    /// The candidates when one filter leaves few patients (nil when none does).
+    func fewCandidates(_ filter: PatientFilter, on connection: MariaDBConnection) async throws -> [Int]? {
+        if let only = filter.onlyPID { return [only] }
+        if let dob = filter.dob {
+            let pids = try await connection.query(
+                "SELECT pid FROM mmt_patient_search WHERE DOB = \(dob) LIMIT \(dateLimit + 1)"
+            ).rows.map { try $0.decode("pid", as: Int.self) }
+            if pids.count <= dateLimit { return pids }
+        }
+        // Longer words match fewer patients, usually: probe them first.
+        for word in filter.words.sorted(by: { $0.count > $1.count }) {
+            let pids = try await connection.query(Self.matches(of: word, limit: probeLimit + 1)).rows.map { try $0.decode("pid", as: Int.self) }
+            if pids.count <= probeLimit { return pids }
+        }
+        return nil
+    }
+
+    /// The pids one word matches (each column's index range and the phone suffixes; `limit` per part and in all).
+    static func matches(of word: Substring, limit: Int?) -> MariaDBQuery {
+        let prefix = PatientFilter.escapeLike(String(word)) + "%"
+        let cap = limit.map { " LIMIT \($0)" } ?? ""
+        var parts: [MariaDBQuery] = ["fname", "lname", "mname", "pubpid", "email"].map { column in
+            "(SELECT pid FROM mmt_patient_search WHERE \(unescaped: column) LIKE \(prefix)\(unescaped: cap))"
+        }
+        if let digits = PatientFilter.phoneDigits(word) {
+            let digitsPrefix = PatientFilter.escapeLike(digits) + "%"
+            // DISTINCT: one patient has several suffixes starting with the same digits (two phones, or the digits twice), and a
+            // cap on rows rather than patients would cut the set short while looking complete.
+            parts.append("(SELECT DISTINCT pid FROM mmt_patient_phone_suffixes WHERE suffix LIKE \(digitsPrefix)\(unescaped: cap))")
+        }
+        var query: MariaDBQuery = "SELECT pid FROM ("
+        for (index, part) in parts.enumerated() {
+            if index > 0 { query.append(" UNION ") }
+            query.append(part)
+        }
+        query.append(") m\(unescaped: cap)")
+        return query
+    }
+
+    /// Checks the predicate on the candidates (`candidates`: a condition on pid), sorted as requested: exact count.
+    func checked(
+        candidates: MariaDBQuery, _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection
+    ) async throws -> ([Int], Int, Bool, PageRequest) {
+        let pids = try await connection.query(
+            "SELECT pid FROM mmt_patient_search WHERE \(fragment: candidates) AND \(fragment: filter.predicate(copy: true)) ORDER BY \(unescaped: filter.ordering(copy: true))"
+        ).rows.map { try $0.decode("pid", as: Int.self) }
+        let resolved = try page.resolved(count: pids.count)
+        let start = min(resolved.offset, pids.count)
+        return (Array(pids[start..<min(start + resolved.size, pids.count)]), pids.count, true, resolved)
+    }
+
+    /// The patients of the page from `patient_data`, in the page's order (a patient deleted meanwhile is left out).
+    static func fetch(_ pids: [Int], on connection: MariaDBConnection) async throws -> [PatientResponse] {
+        guard !pids.isEmpty else { return [] }
+        let rows = try await connection.query(PatientRepository.findQuery(pids: pids)).rows.map(PatientResponse.init(row:))
+        var byPID: [Int: PatientResponse] = [:]
+        byPID.reserveCapacity(rows.count)
+        for row in rows { byPID[row.pid] = row }
+        return pids.compactMap { byPID[$0] }
+    }
+}

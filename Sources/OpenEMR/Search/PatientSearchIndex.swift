@@ -1,0 +1,287 @@
+import Foundation
+public import Logging
+public import MariaDB
+public import ServiceLifecycle
+
+/// The bridge's patient search index (issue 18): `mmt_patient_search`, a narrow copy of the searched columns of
+/// OpenEMR's `patient_data` (same values, same collations, phones as digits), and `mmt_patient_phone_suffixes`, every
+/// 3+-digit suffix of those phones. `refresh` is the one definition of what the copy holds; it is called by the API's
+/// own patient writes (inside their transaction), by the catch-up reader (rows OpenEMR or anyone else changed, found
+/// through `patient_data.last_updated`), by the reconciler (rows deleted behind the bridge's back) and by `rebuild`.
+public struct PatientSearchIndex: Sendable {
+    let database: MariaDBClient
+
+    public init(database: MariaDBClient) {
+        self.database = database
+    }
+
+    /// The copy's columns and the `patient_data` expressions they hold.
+    static let columns: [(copy: String, source: String)] = [
+        ("pid", "pid"), ("fname", "fname"), ("lname", "lname"), ("mname", "mname"), ("pubpid", "pubpid"), ("email", "email"),
+        ("phone_home", "REGEXP_REPLACE(phone_home, '[^0-9]', '')"), ("phone_cell", "REGEXP_REPLACE(phone_cell, '[^0-9]', '')"),
+        ("DOB", "DOB"), ("sex", "sex"), ("date_created", "date"),
+    ]
+
+    /// The optional index on OpenEMR's table that makes "rows changed since" a range read instead of a full scan.
+    public static let freshnessIndexName = "mmt_patient_data_last_updated"
+
+    /// Rewrites the copy of the patients whose `pid` satisfies `scope` (a condition on `pid` alone) from `patient_data`:
+    /// deleted patients disappear, new ones appear. Runs on the caller's connection, inside the caller's transaction.
+    public static func refresh(where scope: MariaDBQuery, on connection: MariaDBConnection) async throws {
+        let copyColumns = columns.map(\.copy).joined(separator: ", ")
+        let sourceColumns = columns.map(\.source).joined(separator: ", ")
+        try await connection.query("DELETE FROM mmt_patient_phone_suffixes WHERE \(fragment: scope)")
+        try await connection.query("DELETE FROM mmt_patient_search WHERE \(fragment: scope)")
+        try await connection.query(
+            "INSERT INTO mmt_patient_search (\(unescaped: copyColumns)) SELECT \(unescaped: sourceColumns) FROM patient_data WHERE \(fragment: scope)"
+        )
+        var suffixes: MariaDBQuery = "INSERT IGNORE INTO mmt_patient_phone_suffixes (suffix, pid) "
+        suffixes.append(
+            "SELECT SUBSTRING(phone_home, n.n), pid FROM mmt_patient_search JOIN mmt_search_positions n ON n.n <= CHAR_LENGTH(phone_home) - 2 WHERE \(fragment: scope)"
+        )
+        suffixes.append(
+            " UNION ALL SELECT SUBSTRING(phone_cell, n.n), pid FROM mmt_patient_search JOIN mmt_search_positions n ON n.n <= CHAR_LENGTH(phone_cell) - 2 WHERE \(fragment: scope)"
+        )
+        try await connection.query(suffixes)
+    }
+
+    /// `refresh` of some pids.
+    public static func refresh(pids: [Int], on connection: MariaDBConnection) async throws {
+        guard !pids.isEmpty else { return }
+        try await refresh(where: "pid IN (\(paddedList: pids))", on: connection)
+    }
+
+    // MARK: State
+
+    public struct State: Sendable {
+        public var built: Bool
+        public var watermark: String?
+    }
+
+    /// Whether the copy is complete and usable (nil when the tables do not exist: migrations not applied).
+    public func state(logger: Logger) async throws -> State? {
+        do {
+            guard let row = try await database.query(
+                "SELECT built_at IS NOT NULL AS built, CAST(synced_until AS CHAR) AS watermark FROM mmt_patient_search_state WHERE id = 1", logger: logger
+            ).first else { return nil }
+            return State(built: try row.decode("built", as: Int.self) == 1, watermark: try row.decode("watermark", as: String?.self))
+        } catch let error as MariaDBError where error.serverErrorNumber == 1146 {
+            return nil
+        }
+    }
+
+    // MARK: Build and catch-up
+
+    /// The named lock that lets one process at a time build or catch up the copy.
+    static let lockName = "mmt_patient_search_sync"
+
+    /// Builds the whole copy from `patient_data`, in pid ranges of `chunk` patients (each its own short transaction), then
+    /// marks it usable; until then, searches use the straightforward query. Changes made while it runs are read by the
+    /// next catch-up (the watermark is taken before the first chunk). Holds the sync lock (waiting for it up to
+    /// `wait` seconds); `force: false` builds only when no one has built it yet. Returns the patients copied (nil: not
+    /// built because it already was).
+    @discardableResult
+    public func rebuild(force: Bool = true, chunk: Int = 5000, wait: Int = 3600, logger: Logger) async throws -> Int? {
+        try await database.withConnection(logger: logger) { connection in
+            try await connection.withNamedLock(Self.lockName, timeout: wait, busy: { OpenEMRError.busy }) { () -> Int? in
+                if !force, try await connection.query("SELECT built_at IS NOT NULL AS b FROM mmt_patient_search_state WHERE id = 1").first?.decode("b", as: Int.self) == 1 {
+                    return nil
+                }
+                let watermark = try await connection.query("SELECT CAST(MAX(last_updated) AS CHAR) AS w FROM patient_data").first?.decode("w", as: String?.self)
+                try await connection.query("UPDATE mmt_patient_search_state SET built_at = NULL WHERE id = 1")
+                // Emptied by TRUNCATE: a DELETE of millions of rows would run for minutes in one transaction.
+                try await connection.query("TRUNCATE TABLE mmt_patient_phone_suffixes")
+                try await connection.query("TRUNCATE TABLE mmt_patient_search")
+                var after = Int.min
+                var total = 0
+                while true {
+                    let pids = try await connection.query(
+                        "SELECT pid FROM patient_data WHERE pid > \(after) ORDER BY pid LIMIT \(chunk)"
+                    ).rows.map { try $0.decode("pid", as: Int.self) }
+                    guard let first = pids.first, let last = pids.last else { break }
+                    try await Self.retryingDeadlocks {
+                        try await connection.withTransaction { connection in
+                            try await Self.refresh(where: "pid BETWEEN \(first) AND \(last)", on: connection)
+                        }
+                    }
+                    total += pids.count
+                    after = last
+                    if pids.count < chunk { break }
+                }
+                try await connection.query(
+                    "UPDATE mmt_patient_search_state SET built_at = NOW(), synced_until = \(watermark), reconciled_at = NOW() WHERE id = 1"
+                )
+                logger.info("patient search index built", metadata: ["patients": "\(total)"])
+                return total
+            }
+        }
+    }
+
+    /// Reads into the copy every patient whose `last_updated` lies at most `lookback` seconds before the watermark (the
+    /// latest `last_updated` read so far) and whose copy differs from it byte for byte; moves the watermark on.
+    /// Returns how many patients were refreshed.
+    @discardableResult
+    public func catchUp(lookback: Int, batch: Int = 2000, logger: Logger) async throws -> Int {
+        try await database.withConnection(logger: logger) { connection in
+            let watermark = try await connection.query(
+                "SELECT CAST(synced_until AS CHAR) AS w FROM mmt_patient_search_state WHERE id = 1 AND built_at IS NOT NULL"
+            ).first?.decode("w", as: String?.self) ?? "1000-01-01 00:00:00"
+            var differs: [String] = ["s.pid IS NULL"]
+            for (copy, source) in Self.columns where copy != "pid" {
+                let sourceExpression = source.replacingOccurrences(of: "(phone_", with: "(p.phone_")
+                let left = source.hasPrefix("REGEXP") ? sourceExpression : "p.\(source)"
+                differs.append("NOT (BINARY \(left) <=> BINARY s.\(copy))")
+            }
+            var total = 0
+            var newest = watermark
+            var after = Int.min
+            while true {
+                let rows = try await connection.query(
+                    """
+                    SELECT p.pid AS pid, CAST(p.last_updated AS CHAR) AS updated FROM patient_data p
+                    LEFT JOIN mmt_patient_search s ON s.pid = p.pid
+                    WHERE p.last_updated >= \(watermark) - INTERVAL \(lookback) SECOND AND p.pid > \(after)
+                      AND (\(unescaped: differs.joined(separator: " OR ")))
+                    ORDER BY p.pid LIMIT \(batch)
+                    """
+                ).rows
+                guard !rows.isEmpty else { break }
+                let pids = try rows.map { try $0.decode("pid", as: Int.self) }
+                for row in rows {
+                    if let updated = try row.decode("updated", as: String?.self), updated > newest { newest = updated }
+                }
+                try await Self.retryingDeadlocks {
+                    try await connection.withTransaction { try await Self.refresh(pids: pids, on: $0) }
+                }
+                total += pids.count
+                after = pids.last ?? after
+                if rows.count < batch { break }
+            }
+            if newest != watermark {
+                try await connection.query("UPDATE mmt_patient_search_state SET synced_until = GREATEST(COALESCE(synced_until, \(newest)), \(newest)) WHERE id = 1")
+            }
+            return total
+        }
+    }
+
+    /// Removes from the copy the patients deleted from `patient_data` behind the bridge's back (OpenEMR rarely deletes
+    /// patients; the bridge's own delete refreshes the copy itself). Returns how many were removed.
+    @discardableResult
+    public func reconcileDeleted(batch: Int = 2000, logger: Logger) async throws -> Int {
+        try await database.withConnection(logger: logger) { connection in
+            var total = 0
+            while true {
+                let pids = try await connection.query(
+                    "SELECT s.pid AS pid FROM mmt_patient_search s LEFT JOIN patient_data p ON p.pid = s.pid WHERE p.pid IS NULL LIMIT \(batch)"
+                ).rows.map { try $0.decode("pid", as: Int.self) }
+                guard !pids.isEmpty else { break }
+                try await Self.retryingDeadlocks {
+                    try await connection.withTransaction { try await Self.refresh(pids: pids, on: $0) }
+                }
+                total += pids.count
+                if pids.count < batch { break }
+            }
+            try await connection.query("UPDATE mmt_patient_search_state SET reconciled_at = NOW() WHERE id = 1")
+            return total
+        }
+    }
+
+    static func retryingDeadlocks(_ body: () async throws -> Void) async throws {
+        for attempt in 1...5 {
+            do {
+                return try await body()
+            } catch let error as MariaDBError where error.isRetryableTransactionError && attempt < 5 {
+                try await Task.sleep(for: .milliseconds(10 * attempt))
+            }
+        }
+    }
+
+    // MARK: The optional index on patient_data
+
+    /// Whether `patient_data` has the freshness index.
+    public func hasFreshnessIndex(logger: Logger) async throws -> Bool {
+        try await database.query(
+            """
+            SELECT COUNT(*) AS n FROM information_schema.STATISTICS
+            WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'patient_data' AND INDEX_NAME = \(Self.freshnessIndexName)
+            """, logger: logger
+        ).first?.decode("n", as: Int.self) ?? 0 > 0
+    }
+
+    /// Adds (`true`) or removes (`false`) the freshness index on `patient_data.last_updated`. Online (no table lock).
+    public func setFreshnessIndex(_ present: Bool, logger: Logger) async throws {
+        let exists = try await hasFreshnessIndex(logger: logger)
+        if present && !exists {
+            try await database.query(
+                "ALTER TABLE patient_data ADD INDEX \(unescaped: Self.freshnessIndexName) (last_updated), ALGORITHM=INPLACE, LOCK=NONE", logger: logger
+            )
+        } else if !present && exists {
+            try await database.query("ALTER TABLE patient_data DROP INDEX \(unescaped: Self.freshnessIndexName)", logger: logger)
+        }
+    }
+}
+
+/// Keeps the search copy fresh: builds it when it is missing, then every `interval` reads the patients changed since the
+/// watermark (OpenEMR's own edits show up in the search within about `interval`), every `sweepInterval` looks back a day
+/// (writers whose session time zone runs behind the watermark's) and removes patients deleted behind the bridge's back.
+/// Every replica runs it; a named lock lets one of them work at a time.
+public struct PatientSearchSync: Service {
+    let index: PatientSearchIndex
+    let database: MariaDBClient
+    let interval: Duration
+    let sweepInterval: Duration
+    let logger: Logger
+    /// The regular lookback behind the watermark: transactions that commit this long after they wrote are still seen.
+    static let lookback = 300
+    /// The sweep's lookback: a day and a bit, more than any difference between two session time zones.
+    static let sweepLookback = 26 * 3600
+
+    public init(index: PatientSearchIndex, database: MariaDBClient, interval: Duration, sweepInterval: Duration = .seconds(60), logger: Logger) {
+        self.index = index
+        self.database = database
+        self.interval = interval
+        self.sweepInterval = sweepInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let clock = ContinuousClock()
+        var lastSweep = clock.now
+        while !Task.isShuttingDownGracefully {
+            let sweep = clock.now - lastSweep >= sweepInterval
+            if await step(sweep: sweep), sweep { lastSweep = clock.now }
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { break }
+        }
+    }
+
+    /// One round: build the copy when no one has, else (under the named lock, skipped when another replica holds it)
+    /// catch up and, with `sweep`, look back a day and remove deleted patients. False when it did nothing.
+    @discardableResult
+    public func step(sweep: Bool) async -> Bool {
+        do {
+            guard let state = try await index.state(logger: logger) else { return false }
+            if !state.built {
+                return try await index.rebuild(force: false, wait: 0, logger: logger) != nil
+            }
+            return try await database.withConnection(logger: logger) { connection in
+                let granted = try await connection.query("SELECT GET_LOCK(\(PatientSearchIndex.lockName), 0) AS g").first?.decode("g", as: Int?.self)
+                guard granted == 1 else { return false }
+                do {
+                    let changed = try await index.catchUp(lookback: sweep ? Self.sweepLookback : Self.lookback, logger: logger)
+                    if changed > 0 { logger.debug("patient search index caught up", metadata: ["patients": "\(changed)"]) }
+                    if sweep { try await index.reconcileDeleted(logger: logger) }
+                } catch {
+                    _ = try? await connection.query("SELECT RELEASE_LOCK(\(PatientSearchIndex.lockName))")
+                    throw error
+                }
+                _ = try? await connection.query("SELECT RELEASE_LOCK(\(PatientSearchIndex.lockName))")
+                return true
+            }
+        } catch let error as OpenEMRError where error.kind == .unavailable {
+            return false  // another process is building the copy
+        } catch {
+            logger.warning("patient search index sync failed; will retry", metadata: ["error_kind": "\(type(of: error))"])
+            return false
+        }
+    }
+}
