@@ -116,7 +116,7 @@ public struct AppServices: Sendable {
         if configuration.searchSyncInterval > 0 {
             services.append(
                 PatientSearchSync(
-                    index: PatientSearchIndex(database: database), database: database, interval: .milliseconds(configuration.searchSyncInterval),
+                    index: PatientSearchIndex(database: database, globals: globals), database: database, interval: .milliseconds(configuration.searchSyncInterval),
                     logger: logger
                 )
             )

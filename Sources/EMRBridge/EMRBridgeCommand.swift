@@ -111,7 +111,7 @@ struct Migrate: AsyncParsableCommand {
         let report: Migrator.Report
         do {
             report = try await MariaDBClient.withClient(configuration: database, logger: logger) { client in
-                let index = PatientSearchIndex(database: client)
+                let index = PatientSearchIndex(database: client, globals: OpenEMRGlobalsCache(database: client))
                 if removeIndex {
                     try await index.setFreshnessIndex(false, logger: logger)
                     print("removed  index \(PatientSearchIndex.freshnessIndexName) on patient_data (if it was there)")

@@ -222,7 +222,7 @@ extension LiveAppTests {
                 // run out, full candidates) is taken on 20,000 patients.
                 let searches = [
                     PatientSearch(database: client, index: index),
-                    PatientSearch(database: client, index: index, probeLimit: 3, dateLimit: 2, scanBudget: 150),
+                    PatientSearch(database: client, index: index, probeLimit: 3, dateLimit: 2, scanBudget: 150, quickBudget: 40),
                 ]
                 var rng = SystemRandomNumberGenerator()
                 var samples = try await Self.samples(client)

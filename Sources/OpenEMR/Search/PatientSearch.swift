@@ -4,8 +4,10 @@ public import MariaDB
 import Synchronization
 
 /// `GET /api/patients/` at any size (issue 18). The answer is always the straightforward query's (`PatientFilter`'s
-/// predicate, ordered, paged), computed on the search copy (`PatientSearchIndex`) along the cheapest of three paths:
+/// predicate, ordered, paged), computed on the search copy (`PatientSearchIndex`) along the cheapest of these paths:
 ///
+/// 0. **Quick ordered scan.** Common words fill a page within the first rows read in the requested order (path 2 with
+///    a small budget), so that is tried first when an index yields that order.
 /// 1. **Candidates.** When one filter narrows the patients to a few (the patient's own pid; a birth date; the word
 ///    with the fewest prefix matches, found through the copy's column indexes and the phone suffixes with a bounded
 ///    probe), the full predicate is checked on those few, sorted as requested: the count is exact.
@@ -33,14 +35,19 @@ public struct PatientSearch: Sendable {
     let dateLimit: Int
     /// Rows an ordered scan may examine (beyond the page's offset) before the full-candidates path takes over.
     let scanBudget: Int
+    /// Rows the first, quick ordered scan may examine before the probes run.
+    let quickBudget: Int
 
-    public init(database: MariaDBClient, index: PatientSearchIndex, probeLimit: Int = 100, dateLimit: Int = 1000, scanBudget: Int = 20_000) {
+    public init(database: MariaDBClient, index: PatientSearchIndex, probeLimit: Int = 100, dateLimit: Int = 1000, scanBudget: Int = 20_000,
+        quickBudget: Int = 2000
+    ) {
         self.database = database
         self.index = index
         self.readiness = Readiness()
         self.probeLimit = probeLimit
         self.dateLimit = dateLimit
         self.scanBudget = scanBudget
+        self.quickBudget = quickBudget
     }
 
     /// Whether the copy is usable, read from the database at most once a second (a cache of database state, the same
@@ -75,8 +82,11 @@ public struct PatientSearch: Sendable {
 
     /// The page's pids in order, the count, whether it is exact, and the resolved page.
     func plan(_ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection) async throws -> ([Int], Int, Bool, PageRequest) {
-        if let candidates = try await fewCandidates(filter, on: connection) {
-            return try await checked(candidates: "pid IN (\(paddedList: candidates.isEmpty ? [-1] : candidates))", filter, page: page, on: connection)
+        if let only = filter.onlyPID {
+            return try await checked(candidates: "pid = \(only)", filter, page: page, on: connection)
+        }
+        if let dob = filter.dob, let pids = try await dayCandidates(dob, on: connection) {
+            return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids))", filter, page: page, on: connection)
         }
         let predicate = filter.predicate(copy: true)
         let order = filter.ordering(copy: true)
@@ -92,33 +102,54 @@ public struct PatientSearch: Sendable {
             ).rows.map { try $0.decode("pid", as: Int.self) }
             return (pids, count, true, resolved)
         }
-        var budgetRanOut = false
-        do {
-            let scan = try await connection.query(
-                """
-                SELECT pid FROM mmt_patient_search\(unescaped: hint) WHERE \(fragment: predicate) ORDER BY \(unescaped: order)
-                LIMIT \(unescaped: String(page.offset)), \(unescaped: String(page.size + 1)) ROWS EXAMINED \(unescaped: String(scanBudget + page.offset))
-                """
-            )
-            let found = try scan.rows.map { try $0.decode("pid", as: Int.self) }
-            if found.count > page.size || scan.warningCount == 0 { return try Self.scanned(found, page: page) }
-            budgetRanOut = true
-        } catch let error as MariaDBError where error.serverErrorNumber == 1028 {
-            budgetRanOut = true  // "Sort aborted": the budget ran out while sorting (an order no index yields)
+        // Common words fill a page within the first rows of an ordered scan: try that first, briefly.
+        if filter.orderIndex != nil, let found = try await scan(predicate, order: order, hint: hint, page: page, budget: quickBudget, on: connection) {
+            return try Self.scanned(found, page: page)
         }
-        precondition(budgetRanOut)
+        // Longer words match fewer patients, usually: probe them first.
+        for word in filter.words.sorted(by: { $0.count > $1.count }) {
+            let pids = try await connection.query(Self.matches(of: word, limit: probeLimit + 1)).rows.map { try $0.decode("pid", as: Int.self) }
+            if pids.count <= probeLimit {
+                return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids))", filter, page: page, on: connection)
+            }
+        }
+        if let found = try await scan(predicate, order: order, hint: hint, page: page, budget: scanBudget, on: connection) {
+            return try Self.scanned(found, page: page)
+        }
         // Matches are rare among the rows read so far: every match of the longest word, checked; without words, the
         // ordered scan without a budget.
         if let longest = filter.words.max(by: { $0.count < $1.count }) {
             return try await checked(candidates: "pid IN (\(fragment: Self.matches(of: longest, limit: nil)))", filter, page: page, on: connection)
         }
-        let found = try await connection.query(
-            """
-            SELECT pid FROM mmt_patient_search\(unescaped: hint) WHERE \(fragment: predicate) ORDER BY \(unescaped: order)
-            LIMIT \(unescaped: String(page.offset)), \(unescaped: String(page.size + 1))
-            """
+        return try Self.scanned(try await scan(predicate, order: order, hint: hint, page: page, budget: nil, on: connection) ?? [], page: page)
+    }
+
+    /// The patients born that day, when they are at most `dateLimit`.
+    func dayCandidates(_ dob: String, on connection: MariaDBConnection) async throws -> [Int]? {
+        let pids = try await connection.query(
+            "SELECT pid FROM mmt_patient_search WHERE DOB = \(dob) LIMIT \(dateLimit + 1)"
         ).rows.map { try $0.decode("pid", as: Int.self) }
-        return try Self.scanned(found, page: page)
+        return pids.count <= dateLimit ? pids : nil
+    }
+
+    /// The ordered scan from the page's offset for `page.size + 1` matches, examining at most `budget` rows beyond the
+    /// offset; nil when the budget ran out first.
+    func scan(
+        _ predicate: MariaDBQuery, order: String, hint: String, page: PageRequest, budget: Int?, on connection: MariaDBConnection
+    ) async throws -> [Int]? {
+        let limit = budget.map { " ROWS EXAMINED \($0 + page.offset)" } ?? ""
+        do {
+            let scan = try await connection.query(
+                """
+                SELECT pid FROM mmt_patient_search\(unescaped: hint) WHERE \(fragment: predicate) ORDER BY \(unescaped: order)
+                LIMIT \(unescaped: String(page.offset)), \(unescaped: String(page.size + 1))\(unescaped: limit)
+                """
+            )
+            let found = try scan.rows.map { try $0.decode("pid", as: Int.self) }
+            return found.count > page.size || scan.warningCount == 0 ? found : nil
+        } catch let error as MariaDBError where error.serverErrorNumber == 1028 && budget != nil {
+            return nil  // "Sort aborted": the budget ran out while sorting (an order no index yields)
+        }
     }
 
     /// The page from an ordered scan that read `page.size + 1` rows from the page's offset (or fewer: the end).
@@ -127,23 +158,6 @@ public struct PatientSearch: Sendable {
             return (Array(found.prefix(page.size)), page.offset + found.count, false, page)
         }
         return (found, page.offset + found.count, true, try page.resolved(count: page.offset + found.count))
-    }
-
-    /// The candidates when one filter leaves few patients (nil when none does).
-    func fewCandidates(_ filter: PatientFilter, on connection: MariaDBConnection) async throws -> [Int]? {
-        if let only = filter.onlyPID { return [only] }
-        if let dob = filter.dob {
-            let pids = try await connection.query(
-                "SELECT pid FROM mmt_patient_search WHERE DOB = \(dob) LIMIT \(dateLimit + 1)"
-            ).rows.map { try $0.decode("pid", as: Int.self) }
-            if pids.count <= dateLimit { return pids }
-        }
-        // Longer words match fewer patients, usually: probe them first.
-        for word in filter.words.sorted(by: { $0.count > $1.count }) {
-            let pids = try await connection.query(Self.matches(of: word, limit: probeLimit + 1)).rows.map { try $0.decode("pid", as: Int.self) }
-            if pids.count <= probeLimit { return pids }
-        }
-        return nil
     }
 
     /// The pids one word matches (each column's index range and the phone suffixes; `limit` per part and in all).

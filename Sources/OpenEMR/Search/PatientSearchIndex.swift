@@ -10,9 +10,29 @@ public import ServiceLifecycle
 /// through `patient_data.last_updated`), by the reconciler (rows deleted behind the bridge's back) and by `rebuild`.
 public struct PatientSearchIndex: Sendable {
     let database: MariaDBClient
+    /// OpenEMR's time zone (`gbl_time_zone`): the clock its `last_updated` values are written in.
+    let globals: OpenEMRGlobalsCache?
 
-    public init(database: MariaDBClient) {
+    public init(database: MariaDBClient, globals: OpenEMRGlobalsCache? = nil) {
         self.database = database
+        self.globals = globals
+    }
+
+    /// The database's "now" on the clock OpenEMR writes `last_updated` with: OpenEMR sets its MariaDB session to the
+    /// offset of `gbl_time_zone` when that is set, and otherwise leaves the server's default, as this connection has.
+    func openEMRNow(on connection: MariaDBConnection) async throws -> String {
+        let zone = try await globals?.current(on: connection).timeZone ?? ""
+        if !zone.isEmpty, let timeZone = TimeZone(identifier: zone) {
+            let seconds = timeZone.secondsFromGMT(for: Date())
+            let sign = seconds < 0 ? "-" : "+"
+            let offset = String(format: "%@%02d:%02d", sign, abs(seconds) / 3600, abs(seconds) % 3600 / 60)
+            if let now = try await connection.query(
+                "SELECT CAST(CONVERT_TZ(NOW(), @@session.time_zone, \(offset)) AS CHAR) AS now"
+            ).first?.decode("now", as: String?.self) {
+                return now
+            }
+        }
+        return try await connection.query("SELECT CAST(NOW() AS CHAR) AS now").first?.decode("now", as: String.self) ?? "1970-01-01 00:00:00"
     }
 
     /// The copy's columns and the `patient_data` expressions they hold.
@@ -87,7 +107,7 @@ public struct PatientSearchIndex: Sendable {
                 if !force, try await connection.query("SELECT built_at IS NOT NULL AS b FROM mmt_patient_search_state WHERE id = 1").first?.decode("b", as: Int.self) == 1 {
                     return nil
                 }
-                let watermark = try await connection.query("SELECT CAST(MAX(last_updated) AS CHAR) AS w FROM patient_data").first?.decode("w", as: String?.self)
+                let watermark = try await openEMRNow(on: connection)
                 try await connection.query("UPDATE mmt_patient_search_state SET built_at = NULL WHERE id = 1")
                 // Emptied by TRUNCATE: a DELETE of millions of rows would run for minutes in one transaction.
                 try await connection.query("TRUNCATE TABLE mmt_patient_phone_suffixes")
@@ -117,49 +137,45 @@ public struct PatientSearchIndex: Sendable {
         }
     }
 
-    /// Reads into the copy every patient whose `last_updated` lies at most `lookback` seconds before the watermark (the
-    /// latest `last_updated` read so far) and whose copy differs from it byte for byte; moves the watermark on.
+    /// Reads into the copy every patient whose `last_updated` is at most `lookback` seconds older than the previous
+    /// round's start (on OpenEMR's clock; transactions that commit up to `lookback` seconds after they wrote are seen)
+    /// and whose copy differs from it byte for byte; then records this round's start. A bulk load leaves the window
+    /// `lookback` seconds after it ends, so the steady cost is the patients changed in the last `lookback` seconds.
     /// Returns how many patients were refreshed.
     @discardableResult
     public func catchUp(lookback: Int, batch: Int = 2000, logger: Logger) async throws -> Int {
         try await database.withConnection(logger: logger) { connection in
-            let watermark = try await connection.query(
+            guard let since = try await connection.query(
                 "SELECT CAST(synced_until AS CHAR) AS w FROM mmt_patient_search_state WHERE id = 1 AND built_at IS NOT NULL"
-            ).first?.decode("w", as: String?.self) ?? "1000-01-01 00:00:00"
+            ).first?.decode("w", as: String?.self) else { return 0 }
+            let now = try await openEMRNow(on: connection)
             var differs: [String] = ["s.pid IS NULL"]
             for (copy, source) in Self.columns where copy != "pid" {
-                let sourceExpression = source.replacingOccurrences(of: "(phone_", with: "(p.phone_")
-                let left = source.hasPrefix("REGEXP") ? sourceExpression : "p.\(source)"
+                let left = source.hasPrefix("REGEXP") ? source.replacingOccurrences(of: "(phone_", with: "(p.phone_") : "p.\(source)"
                 differs.append("NOT (BINARY \(left) <=> BINARY s.\(copy))")
             }
             var total = 0
-            var newest = watermark
             var after = Int.min
             while true {
-                let rows = try await connection.query(
+                let pids = try await connection.query(
                     """
-                    SELECT p.pid AS pid, CAST(p.last_updated AS CHAR) AS updated FROM patient_data p
-                    LEFT JOIN mmt_patient_search s ON s.pid = p.pid
-                    WHERE p.last_updated >= \(watermark) - INTERVAL \(lookback) SECOND AND p.pid > \(after)
+                    SELECT p.pid AS pid FROM patient_data p LEFT JOIN mmt_patient_search s ON s.pid = p.pid
+                    WHERE p.last_updated >= \(since) - INTERVAL \(lookback) SECOND AND p.pid > \(after)
                       AND (\(unescaped: differs.joined(separator: " OR ")))
                     ORDER BY p.pid LIMIT \(batch)
                     """
-                ).rows
-                guard !rows.isEmpty else { break }
-                let pids = try rows.map { try $0.decode("pid", as: Int.self) }
-                for row in rows {
-                    if let updated = try row.decode("updated", as: String?.self), updated > newest { newest = updated }
-                }
+                ).rows.map { try $0.decode("pid", as: Int.self) }
+                guard let last = pids.last else { break }
                 try await Self.retryingDeadlocks {
                     try await connection.withTransaction { try await Self.refresh(pids: pids, on: $0) }
                 }
                 total += pids.count
-                after = pids.last ?? after
-                if rows.count < batch { break }
+                after = last
+                if pids.count < batch { break }
             }
-            if newest != watermark {
-                try await connection.query("UPDATE mmt_patient_search_state SET synced_until = GREATEST(COALESCE(synced_until, \(newest)), \(newest)) WHERE id = 1")
-            }
+            // Always this round's start, even backwards (OpenEMR's time zone setting changed): a value ahead of OpenEMR's
+            // clock would hide its changes.
+            try await connection.query("UPDATE mmt_patient_search_state SET synced_until = \(now) WHERE id = 1")
             return total
         }
     }
@@ -231,12 +247,15 @@ public struct PatientSearchSync: Service {
     let interval: Duration
     let sweepInterval: Duration
     let logger: Logger
-    /// The regular lookback behind the watermark: transactions that commit this long after they wrote are still seen.
-    static let lookback = 300
-    /// The sweep's lookback: a day and a bit, more than any difference between two session time zones.
+    /// The regular lookback behind the watermark: transactions that commit up to this long after they wrote are still
+    /// seen by the next round (and every row changed this long before the newest change is compared again each round,
+    /// so it stays short: after a bulk load of patients the comparisons are bounded by what was loaded in that time).
+    static let lookback = 30
+    /// The sweep's lookback: a day and a bit, more than any difference between two session time zones (a writer whose
+    /// session runs on another clock than OpenEMR's).
     static let sweepLookback = 26 * 3600
 
-    public init(index: PatientSearchIndex, database: MariaDBClient, interval: Duration, sweepInterval: Duration = .seconds(60), logger: Logger) {
+    public init(index: PatientSearchIndex, database: MariaDBClient, interval: Duration, sweepInterval: Duration = .seconds(600), logger: Logger) {
         self.index = index
         self.database = database
         self.interval = interval
