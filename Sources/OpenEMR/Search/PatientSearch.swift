@@ -119,7 +119,7 @@ public struct PatientSearch: Sendable {
         // Matches are rare among the rows read so far: every match of the longest word, checked; without words, the
         // ordered scan without a budget.
         if let longest = filter.words.max(by: { $0.count < $1.count }) {
-            return try await checked(candidates: "pid IN (\(fragment: Self.matches(of: longest, limit: nil)))", filter, page: page, on: connection)
+            return try await checked(joining: Self.matches(of: longest, limit: nil), filter, page: page, on: connection)
         }
         return try Self.scanned(try await scan(predicate, order: order, hint: hint, page: page, budget: nil, on: connection) ?? [], page: page)
     }
@@ -186,9 +186,32 @@ public struct PatientSearch: Sendable {
     func checked(
         candidates: MariaDBQuery, _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection
     ) async throws -> ([Int], Int, Bool, PageRequest) {
-        let pids = try await connection.query(
-            "SELECT pid FROM mmt_patient_search WHERE \(fragment: candidates) AND \(fragment: filter.predicate(copy: true)) ORDER BY \(unescaped: filter.ordering(copy: true))"
-        ).rows.map { try $0.decode("pid", as: Int.self) }
+        try Self.sliced(
+            try await connection.query(
+                "SELECT pid FROM mmt_patient_search WHERE \(fragment: candidates) AND \(fragment: filter.predicate(copy: true)) ORDER BY \(unescaped: filter.ordering(copy: true))"
+            ).rows.map { try $0.decode("pid", as: Int.self) },
+            page: page
+        )
+    }
+
+    /// The same for a candidate query that may return many: its rows drive the join (as `pid IN (subquery)`, MariaDB
+    /// may read the whole copy and look each row up in the subquery's result instead).
+    func checked(
+        joining candidates: MariaDBQuery, _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection
+    ) async throws -> ([Int], Int, Bool, PageRequest) {
+        try Self.sliced(
+            try await connection.query(
+                """
+                SELECT s.pid AS pid FROM (\(fragment: candidates)) m STRAIGHT_JOIN mmt_patient_search s ON s.pid = m.pid
+                WHERE \(fragment: filter.predicate(copy: true)) ORDER BY \(unescaped: filter.ordering(copy: true))
+                """
+            ).rows.map { try $0.decode("pid", as: Int.self) },
+            page: page
+        )
+    }
+
+    /// All matches in order → the count (exact), the resolved page and its pids.
+    static func sliced(_ pids: [Int], page: PageRequest) throws -> ([Int], Int, Bool, PageRequest) {
         let resolved = try page.resolved(count: pids.count)
         let start = min(resolved.offset, pids.count)
         return (Array(pids[start..<min(start + resolved.size, pids.count)]), pids.count, true, resolved)
