@@ -38,7 +38,7 @@ public struct PatientSearch: Sendable {
     /// Rows the first, quick ordered scan may examine before the probes run.
     let quickBudget: Int
 
-    public init(database: MariaDBClient, index: PatientSearchIndex, probeLimit: Int = 100, dateLimit: Int = 1000, scanBudget: Int = 20_000,
+    public init(database: MariaDBClient, index: PatientSearchIndex, probeLimit: Int = 1000, dateLimit: Int = 1000, scanBudget: Int = 20_000,
         quickBudget: Int = 2000
     ) {
         self.database = database
