@@ -303,5 +303,35 @@ extension LiveAppTests {
                 #expect(many.json["count_exact"].bool == false && many.json["next"].string != nil, "\(many.text)")
             }
         }
+
+        /// `emr-bridge migrate` adds the index on patient_data(last_updated) and builds the copy; the options leave it out
+        /// or take it away again (the one change the bridge makes to an OpenEMR table is optional and reversible).
+        @Test func migrateAddsAndRemovesTheFreshnessIndex() async throws {
+            let database = try LiveDatabase.require()
+            let binary = TestEnvironment.repoRoot.appendingPathComponent(".build/debug/emr-bridge").path
+            let settings = try database.environment(["LOG_LEVEL": "error"]).map { "\($0.key)=\($0.value)" }
+            func migrate(_ options: [String]) async throws -> String {
+                String(decoding: try await TestEnvironment.run("/usr/bin/env", settings + [binary, "migrate"] + options), as: UTF8.self)
+            }
+            let index = PatientSearchIndex(database: database.client)
+            let logger = TestEnvironment.logger
+            try await database.query("UPDATE mmt_patient_search_state SET built_at = NULL WHERE id = 1")
+            let first = try await migrate([])
+            #expect(first.contains("built    patient search copy"), "\(first)")
+            #expect(try await index.hasFreshnessIndex(logger: logger))
+            #expect(try await index.state(logger: logger)?.built == true)
+            let copied = try await database.int("SELECT COUNT(*) AS v FROM mmt_patient_search")
+            #expect(copied == (try await database.int("SELECT COUNT(*) AS v FROM patient_data")) && (copied ?? 0) > 0)
+
+            let removed = try await migrate(["--remove-patient-data-index"])
+            #expect(removed.contains("removed"), "\(removed)")
+            #expect(try await !index.hasFreshnessIndex(logger: logger))
+            _ = try await migrate(["--without-patient-data-index"])
+            #expect(try await !index.hasFreshnessIndex(logger: logger))
+            let again = try await migrate([])
+            #expect(again.contains("added    index"), "\(again)")
+            #expect(!again.contains("built    patient search copy"), "built only when it is not: \(again)")
+            #expect(try await index.hasFreshnessIndex(logger: logger))
+        }
     }
 }
