@@ -67,6 +67,8 @@ bash "$EMR_REPO_ROOT/scripts/check-layout.sh"
 
 # PyJWT in a throwaway virtualenv (.local/pyjwt-venv): the independent judge of the Jitsi tokens (issue 16).
 bash "$EMR_REPO_ROOT/scripts/pyjwt-venv.sh" >/dev/null
+# schemathesis and openapi-python-client (.local/schemathesis-venv, .local/client-venv): the API contract tests (issue 19).
+bash "$EMR_REPO_ROOT/scripts/contract-venv.sh" >/dev/null
 
 status=0
 swift test "$@" || status=$?
