@@ -45,7 +45,9 @@ enum OpenAPIDocument {
     }
 
     /// Request schemas whose flat fields may also come form-encoded or as multipart (`JSONBody`, as DRF's parsers).
-    static let formSchemas: Set<String> = ["Credentials", "SessionBridge", "PatientCreate", "PatientReplace", "PatientPatch", "EncounterInput"]
+    /// Every JSON write takes them too, but only these (no nullable or numeric field, which a form cannot carry as
+    /// such) are documented with them, so a generated client or a fuzzer never sends a null as the text "None".
+    static let formSchemas: Set<String> = ["Credentials", "SessionBridge"]
 
     /// The values of OpenEMR's lists that the document names (`enum`): read from the database when served.
     struct Vocabulary: Hashable, Sendable {
@@ -204,8 +206,10 @@ enum OpenAPIDocument {
     static func patientInput(_ vocabulary: Vocabulary, patch: Bool) -> JSONSchema {
         let text = JSONSchema.string(maxLength: 255)
         let name = JSONSchema.string(maxLength: 255, pattern: notBlank)
+        // An enum of a nullable field lists null too (null: not sent).
+        let sexValues = vocabulary.sex.map { AnyCodable($0) } + (patch ? [AnyCodable(Optional<String>.none)] : [])
         let sex: JSONSchema = vocabulary.sex.isEmpty
-            ? name : .string(description: "An active option of OpenEMR's sex list", allowedValues: vocabulary.sex.map { AnyCodable($0) })
+            ? name : .string(description: "An active option of OpenEMR's sex list", allowedValues: sexValues)
         let dob = JSONSchema.string(
             description: "YYYY-MM-DD, from \(PatientInput.earliestBirthDate) to today" + (patch ? "; an empty string clears it" : ""),
             pattern: patch ? "^$|" + birthDatePattern : birthDatePattern
@@ -216,7 +220,9 @@ enum OpenAPIDocument {
             ("street", text), ("city", text), ("state", text), ("postal_code", text), ("country_code", text), ("status", text),
             ("provider_id", .integer(maximum: (Int(Int32.max), exclusive: false), minimum: (0, exclusive: false))),
         ]
-        return object(properties, required: patch ? [] : ["fname", "lname", "sex", "dob"])
+        let required = patch ? [] : ["fname", "lname", "sex", "dob"]
+        // An optional field sent as null is not sent (`PatientInput`'s optionals): nullable in the document.
+        return object(properties.map { name, schema in (name, required.contains(name) ? schema : schema.nullableSchemaObject()) }, required: required)
     }
 
     static func schemas(_ vocabulary: Vocabulary) -> OrderedDictionary<String, JSONSchema> {
