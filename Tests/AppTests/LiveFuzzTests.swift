@@ -51,8 +51,9 @@ extension LiveAppTests {
                     let report = FileManager.default.temporaryDirectory.appendingPathComponent("schemathesis-\(role)-\(UUID().uuidString)").path
                     let command = [
                         quoted(schemathesis), "--config-file", quoted(config), "run", quoted(base + "/api/openapi.json"),
-                        "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "6", "--seed", "19",
-                        "--workers", "2", "--no-shrink", "--request-timeout", "10",
+                        "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "5", "--seed", "19",
+                        // One worker: Hypothesis on CPython 3.11 hit "AST constructor recursion depth mismatch" in threads.
+                        "--workers", "1", "--no-shrink", "--request-timeout", "10",
                         "-H", quoted("Authorization: Bearer \(token)"),
                         // Logout revokes the run's own token; the event stream never ends (both tested elsewhere).
                         // A recording upload is raw audio/*, which schemathesis cannot generate (LiveTranscriptionTests uploads real ones).

@@ -23,6 +23,12 @@ enum OpenAPIDocument {
         /// A non-JSON success body (`audio/*`).
         var rawResponseBody: String? = nil
 
+        /// `post_api_patients_pid`: the method and the path's words, for generated clients' function names.
+        var operationID: String {
+            let words = path.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "_" }).map(String.init)
+            return ([method] + words).joined(separator: "_")
+        }
+
         /// Whether the operation takes a body.
         var hasBody: Bool { requestSchema != nil || !requestMediaTypes.isEmpty }
 
@@ -194,7 +200,7 @@ enum OpenAPIDocument {
     }
 
     /// An encounter date or date and time (`EncounterInput.validated`).
-    static let encounterDatePattern = "^" + datePattern(years: "(19|20)[0-9]{2}") + "( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?$"
+    static let encounterDatePattern = "^(" + datePattern(years: "(19|20)[0-9]{2}") + "( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?)?$"
 
     /// A text that is not blank (names: `PatientInput.validate` refuses whitespace only).
     static let notBlank = "\\S"
@@ -279,16 +285,16 @@ enum OpenAPIDocument {
             "EncounterInput": object(
                 [
                     "pid": .integer(description: "An existing patient (400 when there is none)", minimum: (1, exclusive: false)),
-                    "date": .string(description: "The clinic's local date or date and time; default now", pattern: encounterDatePattern),
+                    "date": .string(description: "The clinic's local date or date and time; empty or absent: now", pattern: encounterDatePattern),
                     "reason": .string(maxLength: 16383), "facility_id": .integer(description: "An existing facility", minimum: (1, exclusive: false)),
                     "provider_id": .integer(description: "An active provider", minimum: (1, exclusive: false)),
                     "pc_catid": .integer(maximum: (Int(Int32.max), exclusive: false), minimum: (1, exclusive: false)),
                     "class_code": .string(description: "An _ActEncounterCode option id (default AMB)", minLength: 1, maxLength: 10),
                     "pos_code": .integer(maximum: (99, exclusive: false), minimum: (0, exclusive: false)),
-                    "sensitivity": .string(allowedValues: "normal", "high", ""), "external_id": .string(maxLength: 20),
+                    "sensitivity": .string(nullable: true, allowedValues: "normal", "high", "", nil), "external_id": .string(maxLength: 20),
                 ],
                 required: ["pid"]
-            ),
+            ).nullableOptionalProperties(),
             "EncounterPage": page("Encounter"),
             "Provider": object(
                 ["id": .integer, "uuid": nullableString, "username": .string, "fname": .string, "lname": .string, "facility_id": nullableInteger, "specialty": .string],
@@ -518,7 +524,7 @@ enum OpenAPIDocument {
             }
             let entry = OpenAPI.Operation(
                 summary: operation.summary,
-                operationId: operation.method + operation.path,
+                operationId: operation.operationID,
                 parameters: parameters,
                 requestBody: requestBody,
                 responses: responses,
@@ -633,5 +639,17 @@ enum OpenAPIDocument {
             let bytes = json(Vocabulary(sex: sex))
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+    }
+}
+
+extension JSONSchema {
+    /// The object with every optional property nullable: the input types read a null as "not sent".
+    func nullableOptionalProperties() -> JSONSchema {
+        guard case .object(let core, let context) = value else { return self }
+        var properties = OrderedDictionary<String, JSONSchema>()
+        for (name, schema) in context.properties {
+            properties[name] = context.requiredProperties.contains(name) ? schema : schema.nullableSchemaObject()
+        }
+        return .object(core, .init(properties: properties, additionalProperties: context.additionalProperties, maxProperties: context.maxProperties, minProperties: context.minProperties))
     }
 }
