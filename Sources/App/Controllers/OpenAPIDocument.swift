@@ -320,7 +320,7 @@ enum OpenAPIDocument {
             "TranscriptionSegmentInput": object(
                 [
                     "order": .integer(minimum: (0, exclusive: false)), "start_ms": .integer(minimum: (0, exclusive: false)),
-                    "end_ms": .integer(minimum: (0, exclusive: false)), "speaker": .string(minLength: 1, maxLength: 64),
+                    "end_ms": .integer(description: "Not before start_ms", minimum: (0, exclusive: false)), "speaker": .string(minLength: 1, maxLength: 64),
                     "text": .string(minLength: 1), "confidence": .number(nullable: true, maximum: (1, exclusive: false), minimum: (0, exclusive: false)),
                 ],
                 required: ["start_ms", "end_ms", "text"]
@@ -334,7 +334,8 @@ enum OpenAPIDocument {
             "TranscriptionIntegration": object(
                 [
                     "form": .string(allowedValues: "clinical_notes", "soap"), "note_type": .string, "note_category": .string,
-                    "sections": object(["subjective": .string, "objective": .string, "assessment": .string, "plan": .string], required: []),
+                    "sections": object(["subjective": .string, "objective": .string, "assessment": .string, "plan": .string], required: [])
+                        .with(description: "Only with form \"soap\""),
                 ],
                 required: []
             ),

@@ -85,23 +85,43 @@ enum MultipartForm {
             guard let value = String(validating: body[contentStart..<next], as: UTF8.self) else {
                 throw AppError.validation([name: "Send this field as UTF-8 text."])
             }
-            fields.append((name, value))
+            // A part with an empty name is no field (as an empty key of a form body).
+            if !name.isEmpty { fields.append((name, value)) }
             if fields.count > maximumParts { throw invalid("Too many multipart parts.") }
             position = next + 2
         }
     }
 
-    /// `name` of `Content-Disposition: form-data; name="…"`.
+    /// `name` of `Content-Disposition: form-data; name="…"` (a quoted name may hold `;` and `\"`); nil without one.
     static func partName(_ headers: String) -> String? {
         for line in headers.split(separator: "\r\n") {
             let pair = line.split(separator: ":", maxSplits: 1)
             guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "content-disposition" else { continue }
-            for parameter in pair[1].split(separator: ";").dropFirst() {
-                let item = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard item.count == 2, item[0].lowercased() == "name" else { continue }
-                var value = item[1]
-                if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-                return value.isEmpty ? nil : value
+            var rest = Substring(pair[1])
+            // Each parameter: `; key=value` or `; key="quoted"`.
+            while let semicolon = rest.firstIndex(of: ";") {
+                rest = rest[rest.index(after: semicolon)...].drop(while: { $0 == " " || $0 == "\t" })
+                guard let equals = rest.firstIndex(of: "=") else { return nil }
+                let key = rest[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+                var value = ""
+                var index = rest.index(after: equals)
+                if index < rest.endIndex, rest[index] == "\"" {
+                    index = rest.index(after: index)
+                    while index < rest.endIndex, rest[index] != "\"" {
+                        if rest[index] == "\\", rest.index(after: index) < rest.endIndex { index = rest.index(after: index) }
+                        value.append(rest[index])
+                        index = rest.index(after: index)
+                    }
+                    if index < rest.endIndex { index = rest.index(after: index) }
+                } else {
+                    while index < rest.endIndex, rest[index] != ";" {
+                        value.append(rest[index])
+                        index = rest.index(after: index)
+                    }
+                    value = value.trimmingCharacters(in: .whitespaces)
+                }
+                if key == "name" { return value }
+                rest = rest[index...]
             }
         }
         return nil
