@@ -123,4 +123,29 @@ import OpenAPIKit
         let input = try JSONCoding.decoder.decode(PatientInput.self, from: JSONEncoder().encode(example))
         #expect(input.validate(requireAll: true).isEmpty)
     }
+
+    /// Every operation that has a JSON body (request or answer) carries an example, and every example fits its schema.
+    @Test func examplesExistAndFitTheirSchemas() throws {
+        let document = try JSONValue.parse(Data(OpenAPIDocument.json))
+        for operation in OpenAPIDocument.operations {
+            let name = "\(operation.method) \(operation.path)"
+            let entry = document["paths"][operation.path][operation.method]
+            var examples: [(JSONValue, JSONValue)] = []
+            var hasJSON = false
+            if let content = entry["requestBody"]["content"]["application/json"].object {
+                hasJSON = true
+                if let example = content["example"] { examples.append((example, content["schema"] ?? .null)) }
+            }
+            for (_, response) in entry["responses"].object ?? [:] {
+                guard let content = response["content"]["application/json"].object else { continue }
+                hasJSON = true
+                if let example = content["example"] { examples.append((example, content["schema"] ?? .null)) }
+            }
+            if hasJSON { #expect(!examples.isEmpty, "\(name) has no example") }
+            for (example, schema) in examples {
+                let problems = schemaProblems(example, schema, document: document)
+                #expect(problems.isEmpty, "\(name): \(problems)")
+            }
+        }
+    }
 }

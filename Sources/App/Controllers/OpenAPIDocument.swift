@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import OpenAPIKit
 import OpenEMR
@@ -466,18 +467,76 @@ enum OpenAPIDocument {
     /// An example of the main success bodies, and of the error shape.
     static let responseExamples: [String: AnyCodable] = [
         "Health": #"{"status":"ok","database":"ok","version":"\#(EMRBridgeVersion.current)"}"#,
+        "Health@503": #"{"status":"unavailable","database":"unavailable","version":"\#(EMRBridgeVersion.current)"}"#,
         "User": #"{"id":3,"username":"drsmith","fname":"Sam","lname":"Smith","role":"provider","facility_id":3,"pid":null}"#,
         "Login": #"""
             {"token":"3f5e0c1d9a7b4e2f8c6d1a0b9e8f7c6d5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d","token_type":"Bearer","expires_at":"2025-03-04T17:30:00Z",
             "password_expiring":false,"user":{"id":3,"username":"drsmith","fname":"Sam","lname":"Smith","role":"provider","facility_id":3,"pid":null}}
             """#,
-        "Patient": #"""
-            {"pid":7,"pubpid":"7","uuid":"9a1c2f3e-0d4b-4c6a-8e2f-1b3c5d7e9f01","title":"","fname":"Ada","mname":"","lname":"Lovelace",
-            "dob":"1985-12-10","sex":"Female","email":"ada@example.org","phone_home":"","phone_cell":"","street":"","city":"London",
-            "state":"","postal_code":"","country_code":"","status":"","provider_id":0,"date_created":"2025-03-04 09:30:00"}
-            """#,
+        "Patient": patientExample,
         "Error": #"{"error":{"code":"validation_error","message":"The request has invalid fields.","details":{"dob":"Date has wrong format. Use YYYY-MM-DD."}}}"#,
+        "Encounter": encounterExample,
+        "Provider": #"{"id":3,"uuid":"9a1c2f3e-0d4b-4c6a-8e2f-1b3c5d7e9f02","username":"drsmith","fname":"Sam","lname":"Smith","facility_id":3,"specialty":"Family Medicine"}"#,
+        "Facility": #"""
+            {"id":3,"uuid":"9a1c2f3e-0d4b-4c6a-8e2f-1b3c5d7e9f03","name":"Riverside Family Medicine","phone":"555-0100","street":"1 River Rd",
+            "city":"Springfield","state":"IL","postal_code":"62701","pos_code":11,"service_location":true,"billing_location":true}
+            """#,
+        "TranscriptionSummary": transcriptionExample(segments: false),
+        "Transcription": transcriptionExample(segments: true),
+        "ImportRun": importRunExample,
+        "VideoVisit": videoVisitExample,
+        "VideoTicket": #"{"ticket":"b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6","expires_at":"2025-03-04T09:31:00Z","events_url":"/api/encounters/12/video/events/?ticket=b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6"}"#,
+        "VideoSession": #"""
+            {"visit":\#(videoVisitExample),"token":"eyJhbGciOiJIUzI1NiJ9.e30.x","meeting_url":"https://meet.example.com/emr-12-3f5e0c1d?jwt=eyJhbGciOiJIUzI1NiJ9.e30.x",
+            "expires_at":"2025-03-04T10:30:00Z","moderator":true,"iframe":{"domain":"meet.example.com","options":{"roomName":"emr-12-3f5e0c1d"}}}
+            """#,
+        "VideoInvite": #"""
+            {"visit":\#(videoVisitExample),"invite_url":"https://meet.example.com/emr-12-3f5e0c1d?jwt=eyJhbGciOiJIUzI1NiJ9.e30.y","token":"eyJhbGciOiJIUzI1NiJ9.e30.y",
+            "expires_at":"2025-03-04T10:30:00Z"}
+            """#,
+        "VideoSettings": #"""
+            {"facility_id":3,"domain":"meet.example.com","app_id":"emrbridge","audience":"jitsi","sub":"meet.jitsi","algorithm":"HS256","key_id":"",
+            "recording_enabled":false,"window_before":600,"window_after":1800,"token_ttl":3600,"max_duration":9000,"app_secret_set":true,
+            "private_key_set":false,"overrides":["window_before"],"configured":true}
+            """#,
+        "PatientPage": pageExample(patientExample),
+        "EncounterPage": pageExample(encounterExample),
+        "ProviderPage": pageExample(#"{"id":3,"uuid":null,"username":"drsmith","fname":"Sam","lname":"Smith","facility_id":3,"specialty":""}"#),
+        "FacilityPage": pageExample(#"{"id":3,"uuid":null,"name":"Riverside Family Medicine","phone":"","street":"","city":"","state":"","postal_code":"","pos_code":null,"service_location":true,"billing_location":true}"#),
+        "TranscriptionPage": pageExample(transcriptionExample(segments: false)),
+        "ImportRunPage": pageExample(importRunExample),
     ].mapValues(example)
+
+    private static let patientExample = #"""
+        {"pid":7,"pubpid":"7","uuid":"9a1c2f3e-0d4b-4c6a-8e2f-1b3c5d7e9f01","title":"","fname":"Ada","mname":"","lname":"Lovelace",
+        "dob":"1985-12-10","sex":"Female","email":"ada@example.org","phone_home":"","phone_cell":"","street":"","city":"London",
+        "state":"","postal_code":"","country_code":"","status":"","provider_id":0,"date_created":"2025-03-04 09:30:00"}
+        """#
+    private static let encounterExample = #"""
+        {"encounter":12,"uuid":"9a1c2f3e-0d4b-4c6a-8e2f-1b3c5d7e9f04","pid":7,"date":"2025-03-04 09:30:00","reason":"Follow-up visit","facility_id":3,
+        "facility_name":"Riverside Family Medicine","provider_id":3,"pc_catid":5,"class_code":"AMB","pos_code":11,"sensitivity":"normal","external_id":null,
+        "last_update":"2025-03-04 09:30:00"}
+        """#
+    private static let videoVisitExample = #"""
+        {"encounter":12,"state":"scheduled","enabled":true,"ready":true,"room":"emr-12-3f5e0c1d","window":{"start":"2025-03-04T09:30:00Z",
+        "opens_at":"2025-03-04T09:20:00Z","closes_at":"2025-03-04T10:00:00Z","source":"encounter","open":false},"version":1}
+        """#
+    private static let importRunExample = #"""
+        {"id":4,"source":"legacy-emr","format":"csv","origin":"api","state":"finished","dry_run":false,"strict":false,"created_by":"admin",
+        "created_at":"2025-03-04T09:30:00Z","started_at":"2025-03-04T09:30:01Z","updated_at":"2025-03-04T09:30:09Z","finished_at":"2025-03-04T09:30:09Z",
+        "bytes_total":52311,"bytes_read":52311,"rows_read":1000,"imported":998,"already_imported":0,"conflicts":0,"rejected":2,"rate":125.0,
+        "rejected_rows":[{"line":17,"status":"rejected","field":"date","reason":"Datetime has wrong format."}]}
+        """#
+    private static func transcriptionExample(segments: Bool) -> String {
+        #"""
+        {"id":9,"pid":7,"encounter":12,"provider_id":3,"language":"en","duration_ms":1500,"status":"draft","full_text":"Good morning.",
+        "segment_count":1,"created_by":"drsmith","created_at":"2025-03-04T09:31:00Z","updated_at":"2025-03-04T09:31:00Z","submitted_at":null,
+        "reviewed_by":null,"reviewed_at":null,"rejection_reason":null,"audio":null,"openemr_form":null,"version":1
+        """# + (segments ? #","segments":[{"order":0,"start_ms":0,"end_ms":1500,"speaker":"provider","text":"Good morning.","confidence":0.98}]}"# : "}")
+    }
+    private static func pageExample(_ item: String) -> String {
+        #"{"count":1,"next":null,"previous":null,"results":["# + item + "]}"
+    }
 
     /// The typed document for `vocabulary` (OpenAPIKit's OpenAPI 3.1 model), built from `operations` and `schemas`.
     static func build(_ vocabulary: Vocabulary) -> OpenAPI.Document {
@@ -487,7 +546,13 @@ enum OpenAPIDocument {
             for (status, schema) in operation.statuses {
                 var content = OpenAPI.Content.Map()
                 if let schema {
-                    let example = status < 300 ? responseExamples[schema] : (status == 400 ? responseExamples["Error"] : nil)
+                    let example: AnyCodable? =
+                        switch (status, schema) {
+                        case (..<300, _): responseExamples[schema]
+                        case (400, "Error"): responseExamples["Error"]
+                        case (_, "Error"): errorExample(status)
+                        default: responseExamples["\(schema)@\(status)"]
+                        }
                     content[.json] = .content(OpenAPI.Content(schema: ref(schema), example: example))
                 }
                 if let raw = operation.rawResponseBody, status == 200 || status == 206, let type = OpenAPI.ContentType(rawValue: raw) {
@@ -564,6 +629,12 @@ enum OpenAPIDocument {
                 ]
             )
         )
+    }
+
+    /// The error shape with the code and message a status usually carries (`ErrorMiddleware.describe`).
+    static func errorExample(_ status: Int) -> AnyCodable {
+        let (code, message) = ErrorMiddleware<AppRequestContext>.describe(HTTPResponse.Status(code: status))
+        return example(#"{"error":{"code":\#(JSONText.quoted(code)),"message":\#(JSONText.quoted(message)),"details":{}}}"#)
     }
 
     static func describe(_ status: Int) -> String {
