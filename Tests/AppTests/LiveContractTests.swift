@@ -161,6 +161,20 @@ extension LiveAppTests {
                 #expect(blank.status == .badRequest)
                 #expect(blank.json["error"]["details"]["username"].string != nil)
 
+                // The session bridge reads a form body too: a bad type is a field error (not invalid_json); a good one
+                // reaches the bridge, which is not configured in this app (503).
+                let badType = try await client.raw(
+                    .post, "/api/auth/openemr-session/", token: nil, contentType: "application/x-www-form-urlencoded", body: "session_id=abc&type=bogus"
+                )
+                #expect(badType.status == .badRequest)
+                #expect(badType.json["error"]["details"]["type"].string != nil, "\(badType.text)")
+                let bridged = try await client.raw(
+                    .post, "/api/auth/openemr-session/", token: nil, contentType: "multipart/form-data; boundary=s",
+                    body: multipartBody([("session_id", "abcdefghijklmnopqrstuvwxyz"), ("type", "portal")], boundary: "s")
+                )
+                #expect(bridged.status == .serviceUnavailable, "\(bridged.text)")
+                #expect(bridged.errorCode == "session_bridge_disabled")
+
                 // A multipart patient create: the same fields, the same validation, the same stored row.
                 let boundary = "----flutter-\(UUID().uuidString)"
                 let created = try await client.raw(
