@@ -242,6 +242,7 @@ extension LiveAppTests {
                 let refused: [([String: JSONValue], String)] = [
                     (["sex": "Other"], "sex"), (["sex": "male"], "sex"), (["sex": "F"], "sex"), (["dob": "0326-07-02"], "dob"),
                     (["dob": "1899-12-31"], "dob"), (["dob": "2999-01-01"], "dob"), (["fname": " \t "], "fname"), (["lname": "\n"], "lname"),
+                    (["title": "Sir"], "title"), (["title": "dr."], "title"),
                 ]
                 for (fields, field) in refused {
                     let response = try await create(fields)
@@ -251,7 +252,7 @@ extension LiveAppTests {
                 #expect(try await database.count("patient_data") == before, "nothing refused was written")
                 // Every active option of OpenEMR's sex list, the earliest birth date, trimmed names.
                 for sex in ["Female", "Male", "UNK"] {
-                    let response = try await create(["sex": .string(sex), "dob": "1900-01-01", "fname": "  Trim  ", "lname": " Med "])
+                    let response = try await create(["sex": .string(sex), "dob": "1900-01-01", "fname": "  Trim  ", "lname": " Med ", "title": sex == "Male" ? "Dr." : ""])
                     #expect(response.status == .created, "\(sex): \(response.text)")
                     #expect(response.json["fname"].string == "Trim" && response.json["lname"].string == "Med")
                 }
@@ -271,6 +272,7 @@ extension LiveAppTests {
                 // The document offers the same values.
                 let document = try await client.send(.get, "/api/openapi.json").json
                 #expect(document["components"]["schemas"]["PatientCreate"]["properties"]["sex"]["enum"] == .array(["Female", "Male", "TestOpt"]))
+                #expect(document["components"]["schemas"]["PatientCreate"]["properties"]["title"]["enum"] == .array(["Mr.", "Mrs.", "Ms.", "Dr.", "", .null]))
                 #expect(try await client.call(.patch, "/api/patients/7/", token: token, json: #"{"sex":"Male"}"#).status == .ok)
             }
             try await database.query("DELETE FROM list_options WHERE list_id = 'sex' AND option_id = 'TestOpt'")

@@ -60,8 +60,10 @@ enum OpenAPIDocument {
     struct Vocabulary: Hashable, Sendable {
         /// Active `list_options` of list `sex`.
         var sex: [String]
-        /// OpenEMR's stock `sex` list (database.sql), for the document built without a database.
-        static let stock = Vocabulary(sex: ["Female", "Male", "UNK"])
+        /// Active `list_options` of list `titles`.
+        var titles: [String]
+        /// OpenEMR's stock lists (database.sql), for the document built without a database.
+        static let stock = Vocabulary(sex: ["Female", "Male", "UNK"], titles: ["Mr.", "Mrs.", "Ms.", "Dr."])
     }
 
     static let operations: [Operation] = [
@@ -221,8 +223,12 @@ enum OpenAPIDocument {
             description: "YYYY-MM-DD, from \(PatientInput.earliestBirthDate) to today" + (patch ? "; an empty string clears it" : ""),
             pattern: patch ? "^$|" + birthDatePattern : birthDatePattern
         )
+        // Optional in every input, so null (not sent) is listed too.
+        let titleValues = (vocabulary.titles + [""]).map { AnyCodable($0) } + [AnyCodable(Optional<String>.none)]
+        let title: JSONSchema = vocabulary.titles.isEmpty
+            ? text : .string(description: "An active option of OpenEMR's titles list, or empty", allowedValues: titleValues)
         let properties: [(String, JSONSchema)] = [
-            ("pubpid", .string(description: "Default: the pid", maxLength: 255)), ("title", text), ("fname", name), ("mname", text), ("lname", name),
+            ("pubpid", .string(description: "Default: the pid", maxLength: 255)), ("title", title), ("fname", name), ("mname", text), ("lname", name),
             ("dob", dob), ("sex", sex), ("email", .string(maxLength: 255, pattern: emailPattern)), ("phone_home", text), ("phone_cell", text),
             ("street", text), ("city", text), ("state", text), ("postal_code", text), ("country_code", text), ("status", text),
             ("provider_id", .integer(maximum: (Int(Int32.max), exclusive: false), minimum: (0, exclusive: false))),
@@ -708,7 +714,8 @@ enum OpenAPIDocument {
     static func addRoutes(to router: Router<AppRequestContext>, lists: OpenEMRLists) {
         router.get("/api/openapi.json") { _, context in
             let sex = (try? await lists.options(.sex, logger: context.logger)) ?? Vocabulary.stock.sex
-            let bytes = json(Vocabulary(sex: sex))
+            let titles = (try? await lists.options(.titles, logger: context.logger)) ?? Vocabulary.stock.titles
+            let bytes = json(Vocabulary(sex: sex, titles: titles))
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
     }

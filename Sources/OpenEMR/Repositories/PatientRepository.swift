@@ -279,7 +279,7 @@ public struct PatientRepository: Sendable {
     func validated(_ input: PatientInput, requireAll: Bool, logger: Logger) async throws -> PatientInput {
         let input = input.normalized()
         var details = input.validate(requireAll: requireAll)
-        if details["sex"] == nil { details.merge(try await lists.check(input, logger: logger)) { first, _ in first } }
+        details.merge(try await lists.check(input, logger: logger)) { first, _ in first }
         if !details.isEmpty { throw OpenEMRError.validation(details) }
         return input
     }

@@ -10,6 +10,8 @@ public final class OpenEMRLists: Sendable {
     public enum List: String, Sendable, CaseIterable {
         /// `patient_data.sex` (the DEM layout's "Birth Sex" uses list `sex`).
         case sex
+        /// `patient_data.title` (the DEM layout's "Title" uses list `titles`; empty: none chosen).
+        case titles
     }
 
     private let database: MariaDBClient
@@ -33,11 +35,20 @@ public final class OpenEMRLists: Sendable {
         return values
     }
 
-    /// Field errors for the list-backed fields of a patient input: a sent, non-blank value must be an active option.
+    /// Field errors for the list-backed fields of a patient input: a sent `sex` must be an active option of list `sex`;
+    /// a sent, non-empty `title` an active option of list `titles` (OpenEMR's form leaves it empty when none is chosen).
     public func check(_ input: PatientInput, logger: Logger) async throws -> [String: String] {
-        guard let sex = input.sex, !sex.trimmingCharacters(in: .whitespaces).isEmpty else { return [:] }
-        let allowed = try await options(.sex, logger: logger)
-        guard !allowed.isEmpty, !allowed.contains(sex) else { return [:] }
-        return ["sex": "Not a valid choice; use one of: \(allowed.joined(separator: ", "))."]
+        var details: [String: String] = [:]
+        if let sex = input.sex, !sex.trimmingCharacters(in: .whitespaces).isEmpty {
+            let allowed = try await options(.sex, logger: logger)
+            if !allowed.isEmpty, !allowed.contains(sex) { details["sex"] = "Not a valid choice; use one of: \(allowed.joined(separator: ", "))." }
+        }
+        if let title = input.title, !title.isEmpty {
+            let allowed = try await options(.titles, logger: logger)
+            if !allowed.isEmpty, !allowed.contains(title) {
+                details["title"] = "Not a valid choice; use one of: \(allowed.joined(separator: ", ")), or an empty string."
+            }
+        }
+        return details
     }
 }
