@@ -1,11 +1,15 @@
 // swift-tools-version:6.2
 import PackageDescription
 
+/// `EMR_WARNINGS_AS_ERRORS=1` (scripts/test.sh sets it): a compiler warning in this package's own targets fails the
+/// build. Only our targets get the setting; the dependencies' warnings are theirs.
+let warningsAsErrors: [SwiftSetting] = Context.environment["EMR_WARNINGS_AS_ERRORS"] == "1" ? [.treatAllWarnings(as: .error)] : []
+
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
-]
+] + warningsAsErrors
 
 let package = Package(
     name: "emr-bridge",
@@ -145,6 +149,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "OpenAPIKit", package: "OpenAPIKit"),
                 // A raw HTTP client for Server-Sent Events streams (LiveVideoTests).
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

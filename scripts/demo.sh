@@ -68,6 +68,9 @@ export JITSI_SUB="${JITSI_SUB:-meet.jitsi}"
 export BRIDGE_PORT
 export BRIDGE_SQL_DIR="${BRIDGE_SQL_DIR:-$EMR_REPO_ROOT/sql}"
 export BRIDGE_AUDIO_DIR="${BRIDGE_AUDIO_DIR:-$EMR_REPO_ROOT/.local/audio}"
+# CORS: a Flutter web app on a local dev server (`flutter run -d chrome` picks a new port each run) may call the demo.
+# Set CORS_ALLOWED_ORIGINS yourself to narrow or widen it (an empty value allows no browser origin).
+export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS-http://localhost:*,http://127.0.0.1:*}"
 
 BIN="${EMR_BRIDGE_BIN:-$EMR_REPO_ROOT/.build/release/emr-bridge}"
 "$BIN" migrate
@@ -84,6 +87,7 @@ cat <<INFO
                             frontdesk / front123    (front office, not a provider)
                             drformer / doctor123    (inactive: login must be refused)
   Patient portal:           patient1..patient3 / patient123
+  CORS (browser origins):   ${CORS_ALLOWED_ORIGINS:-none}   (CORS_ALLOWED_ORIGINS; :* = any port)
 
   Stop the server with Ctrl-C; stop the database with: scripts/demo.sh --stop
 

@@ -435,7 +435,7 @@ def gen_fixture(shared: str) -> str:
     w("-- Re-runnable: each table is dropped first (DROP TABLE IF EXISTS), as in database.sql itself.\n")
     w("-- Seeds: the rows OpenEMR's installer writes for these tables:\n")
     w("--   sequences (1), openemr_postcalendar_categories, registry, list_options of the lists\n")
-    w("--   _ActEncounterCode and Clinical_Note_Type -- verbatim from database.sql;\n")
+    w("--   _ActEncounterCode, Clinical_Note_Type, sex and titles -- verbatim from database.sql;\n")
     w("--   gacl_aro_groups + the Administrators ACL for admin/super -- not in database.sql: the installer\n")
     w("--   creates them through the phpGACL API (acl_setup), reproduced here with the ids phpGACL assigns.\n")
     w("-- Not included: the facility placeholder row 3 (the demo data brings its own facilities) and\n")
@@ -480,12 +480,12 @@ def gen_fixture(shared: str) -> str:
     for ln in lines:
         if not re.match(r"INSERT INTO `?list_options`?", ln):
             continue
-        if re.search(r"VALUES\s*\(\s*'lists',\s*'(_ActEncounterCode|Clinical_Note_Type)'", ln) or re.search(
-            r"VALUES\s*\(\s*'(_ActEncounterCode|Clinical_Note_Type)'", ln
+        if re.search(r"VALUES\s*\(\s*'lists'\s*,\s*'(_ActEncounterCode|Clinical_Note_Type|sex|titles)'", ln) or re.search(
+            r"VALUES\s*\(\s*'(_ActEncounterCode|Clinical_Note_Type|sex|titles)'", ln
         ):
             lo.append(ln)
     assert len(lo) >= 20, len(lo)
-    w("-- list_options: _ActEncounterCode, Clinical_Note_Type\n" + "\n".join(lo) + "\n\n")
+    w("-- list_options: _ActEncounterCode, Clinical_Note_Type, sex, titles\n" + "\n".join(lo) + "\n\n")
 
     w("-- phpGACL ARO groups (installer: add_group users/admin/clin/doc/front/back/breakglass;\n")
     w("-- ids from gacl_aro_groups_id_seq = 9, nested-set lft/rgt as phpGACL computes them)\n")

@@ -11,7 +11,8 @@
 #   EMR_TEST_REQUIRE_DB=1 EMR_TEST_REPO_ROOT=<repo>
 #   EMR_TEST_REAL_SCHEMA_DB=emr_real_schema   only when ../shared/openemr/database.sql exists
 # emr_test has ALL PRIVILEGES on *.*; tests create their own randomly named databases.
-# The server is stopped on exit. Exit status = swift test's status.
+# The server is stopped on exit. Exit status = swift test's status. A compiler warning in this package's own
+# targets is an error here (EMR_WARNINGS_AS_ERRORS=1, see Package.swift).
 # TEST_SH_DRY_RUN=1 prints the EMR_TEST_* environment instead of running swift test.
 set -euo pipefail
 
@@ -67,6 +68,12 @@ bash "$EMR_REPO_ROOT/scripts/check-layout.sh"
 
 # PyJWT in a throwaway virtualenv (.local/pyjwt-venv): the independent judge of the Jitsi tokens (issue 16).
 bash "$EMR_REPO_ROOT/scripts/pyjwt-venv.sh" >/dev/null
+# schemathesis and openapi-python-client (.local/schemathesis-venv, .local/client-venv): the API contract tests (issue 19).
+bash "$EMR_REPO_ROOT/scripts/contract-venv.sh" >/dev/null
+
+# A compiler warning in our own targets (Sources/, Tests/) fails the build (issue 19); dependencies are not affected
+# (Package.swift reads this variable).
+export EMR_WARNINGS_AS_ERRORS=1
 
 status=0
 swift test "$@" || status=$?

@@ -134,26 +134,31 @@ struct ThreadPoolService: Service {
     }
 }
 
-/// Builds the router from its collaborators; reads no configuration itself.
-public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegistry?) -> Router<AppRequestContext> {
+/// Builds the router from its collaborators; reads no configuration itself. The router answers `HEAD` as `GET`
+/// without the body and 405 with `Allow` for a method a routed path does not serve (`MethodMiddleware.swift`).
+public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegistry?) -> BridgeRouter {
     let router = Router(context: AppRequestContext.self)
+    let routes = RouteTable()
     router.addMiddleware {
         MetricsMiddleware()
         RequestLogMiddleware(level: .info)
         CORSAllowListMiddleware(allowedOrigins: services.configuration.corsAllowedOrigins)
         ErrorMiddleware()
+        MethodNotAllowedMiddleware(routes: routes)
         BodyLimitMiddleware(
             limit: services.configuration.maxBodyBytes, largeBodies: [ImportController.importPath: services.configuration.importMaxBytes]
         )
     }
     HealthController(directory: services.directory, metrics: metrics).addRoutes(to: router)
-    OpenAPIDocument.addRoutes(to: router)
+    // OpenEMR's option lists: what patient writes are checked against, and the document's enums.
+    let lists = OpenEMRLists(database: services.database)
+    OpenAPIDocument.addRoutes(to: router, lists: lists)
     let authenticator = TokenAuthenticator(tokens: services.tokens)
     AuthController(
         login: services.login, bridge: services.sessionBridge, configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
     ClinicalController(
-        tokens: services.tokens, patients: PatientRepository(database: services.database, audit: services.audit),
+        tokens: services.tokens, patients: PatientRepository(database: services.database, audit: services.audit, lists: lists),
         patientReads: services.patientReads, encounters: EncounterRepository(database: services.database, audit: services.audit),
         directory: services.directory, auditQueue: services.auditQueue, configuration: services.configuration
     ).addRoutes(to: router, authenticator: authenticator)
@@ -166,5 +171,7 @@ public func buildRouter(services: AppServices, metrics: PrometheusCollectorRegis
     ).addRoutes(to: router, authenticator: authenticator)
     VideoController(video: services.video, events: services.videoEvents, tokens: services.tokens, configuration: services.configuration)
         .addRoutes(to: router, authenticator: authenticator)
-    return router
+    // 405 with `Allow`, and `HEAD` wherever `GET` is served, from the router's own list of routes.
+    routes.load(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
+    return BridgeRouter(router: router, routes: routes)
 }

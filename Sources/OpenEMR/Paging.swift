@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 public import MariaDB
 
@@ -16,29 +17,23 @@ public struct PageRequest: Sendable, Equatable {
         self.size = size
     }
 
-    /// Reads and validates `page` and `page_size` (400 with details for bad values, 404 past the last page is
-    /// decided by the caller once the count is known, as DRF does).
-    public init(query: [String: String]) throws {
-        var details: [String: String] = [:]
+    /// Reads `page` and `page_size` as Django REST framework's clients expect: an empty or invalid `page` (not a
+    /// positive integer, nor `last`) is the first page, an empty or invalid `page_size` the default size, and a larger
+    /// one the maximum; a page past the end is 404, decided by the caller once the count is known (`resolved`).
+    public init(query: [String: String]) {
         var page = 1
         var size = Self.defaultSize
-        if let text = query["page"] {
+        if let text = query["page"]?.trimmingCharacters(in: .whitespaces) {
             if text == "last" {
                 page = Int.max
-            } else if let value = Int(text), value >= 1, value <= 1_000_000 {
-                page = value
-            } else {
-                details["page"] = "A valid page number is required."
+            } else if let value = Int(text), value >= 1 {
+                // Far past any real last page (and never the `last` marker): still 404 in `resolved`.
+                page = min(value, 1_000_000)
             }
         }
-        if let text = query["page_size"] {
-            if let value = Int(text), value >= 1 {
-                size = min(value, Self.maximumSize)
-            } else {
-                details["page_size"] = "A positive integer is required."
-            }
+        if let text = query["page_size"]?.trimmingCharacters(in: .whitespaces), let value = Int(text), value >= 1 {
+            size = min(value, Self.maximumSize)
         }
-        if !details.isEmpty { throw OpenEMRError.validation(details) }
         self.page = page
         self.size = size
     }

@@ -134,7 +134,7 @@ struct LiveDatabase: Sendable {
         _ content: Content, _ body: (MariaDBClient, String) async throws -> Result
     ) async throws -> Result {
         let name = TestEnvironment.randomName("emr_app_")
-        try await TestEnvironment.withAdmin { admin in
+        _ = try await TestEnvironment.withAdmin { admin in
             try await admin.query(
                 "CREATE DATABASE \(unescaped: name) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci", logger: TestEnvironment.logger
             )
@@ -158,7 +158,7 @@ struct LiveDatabase: Sendable {
     }
 
     static func dropDatabase(_ name: String) async throws {
-        try await TestEnvironment.withAdmin { admin in
+        _ = try await TestEnvironment.withAdmin { admin in
             try await admin.query("DROP DATABASE IF EXISTS \(unescaped: name)", logger: TestEnvironment.logger)
         }
     }

@@ -176,7 +176,7 @@ extension LiveAppTests {
             }
             // With a registry (as `serve` passes), its metrics are exposed in the text format.
             let registry = PrometheusCollectorRegistry()
-            registry.makeCounter(name: "emr_bridge_test_marker_total").increment(by: Int64(3))
+            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "emr_bridge_test_marker", unitName: "total", helpText: "A test marker.")).increment(by: Int64(3))
             let app = try await buildApplication(configuration: try database.configuration(), logger: database.logger, metrics: registry)
             try await app.test(.router) { client async throws in
                 let response = try await client.send(.get, "/metrics")

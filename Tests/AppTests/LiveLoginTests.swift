@@ -223,7 +223,7 @@ extension LiveAppTests {
                 }
             } catch {
                 try? await database.setGlobal("ip_max_failed_logins", nil)
-                try? await database.query("DELETE FROM ip_tracking")
+                _ = try? await database.query("DELETE FROM ip_tracking")
                 throw error
             }
             try await database.setGlobal("ip_max_failed_logins", nil)
@@ -249,7 +249,7 @@ extension LiveAppTests {
                     #expect(try await client.currentUser(token).status == .ok)
                 }
             } catch {
-                try? await database.query("UPDATE users SET active = 1 WHERE username = 'drjones'")
+                _ = try? await database.query("UPDATE users SET active = 1 WHERE username = 'drjones'")
                 throw error
             }
         }
@@ -289,7 +289,7 @@ extension LiveAppTests {
                 }
             } catch {
                 try? await database.setGlobal("password_expiration_days", nil)
-                try? await database.query("UPDATE users_secure SET last_update_password = \(original) WHERE username = 'drsmith'")
+                _ = try? await database.query("UPDATE users_secure SET last_update_password = \(original) WHERE username = 'drsmith'")
                 throw error
             }
             try await database.setGlobal("password_expiration_days", nil)
@@ -315,7 +315,7 @@ extension LiveAppTests {
                     #expect(try await client.login("drpatel", "doctor123").errorCode == "mfa_required")
                 }
             } catch {
-                try? await database.query("DELETE FROM login_mfa_registrations WHERE user_id = 4")
+                _ = try? await database.query("DELETE FROM login_mfa_registrations WHERE user_id = 4")
                 throw error
             }
             try await database.query("DELETE FROM login_mfa_registrations WHERE user_id = 4")
@@ -502,7 +502,7 @@ extension LiveAppTests {
                 }
                 try await database.query("UPDATE patient_access_onsite SET portal_pwd = \(portalOriginal) WHERE pid = 3")
             } catch {
-                try? await database.query("UPDATE users_secure SET password = \(original) WHERE username = 'drpatel'")
+                _ = try? await database.query("UPDATE users_secure SET password = \(original) WHERE username = 'drpatel'")
                 throw error
             }
             try await database.query("UPDATE users_secure SET password = \(original), login_fail_counter = 0, last_login_fail = NULL WHERE username = 'drpatel'")

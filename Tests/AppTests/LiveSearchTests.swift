@@ -184,7 +184,7 @@ extension LiveAppTests {
         static func check(_ query: Query, _ search: PatientSearch, on client: MariaDBClient) async throws {
             let all = try await expected(query, on: client)
             let filter = try PatientFilter(query: query.items)
-            let page = try PageRequest(query: query.items)
+            let page = PageRequest(query: query.items)
             let lastPage = max(1, (all.count + page.size - 1) / page.size)
             let number = page.page == Int.max ? lastPage : page.page
             do {

@@ -299,7 +299,7 @@ extension LiveAppTests {
                         #expect(try await client.currentUser(token).status == .unauthorized)
                     }
                 } catch {
-                    try? await database.query("UPDATE users SET active = 1 WHERE id = 3")
+                    _ = try? await database.query("UPDATE users SET active = 1 WHERE id = 3")
                     throw error
                 }
                 try await database.query("UPDATE users SET active = 1 WHERE id = 3")
@@ -354,7 +354,7 @@ extension LiveAppTests {
                         #expect(try await client.currentUser(token).status == .unauthorized)
                     }
                 } catch {
-                    try? await database.query("UPDATE patient_data SET allow_patient_portal = 'YES' WHERE pid = 1")
+                    _ = try? await database.query("UPDATE patient_data SET allow_patient_portal = 'YES' WHERE pid = 1")
                     throw error
                 }
                 try await database.query("UPDATE patient_data SET allow_patient_portal = 'YES' WHERE pid = 1")

@@ -8,7 +8,7 @@
 -- Re-runnable: each table is dropped first (DROP TABLE IF EXISTS), as in database.sql itself.
 -- Seeds: the rows OpenEMR's installer writes for these tables:
 --   sequences (1), openemr_postcalendar_categories, registry, list_options of the lists
---   _ActEncounterCode and Clinical_Note_Type -- verbatim from database.sql;
+--   _ActEncounterCode, Clinical_Note_Type, sex and titles -- verbatim from database.sql;
 --   gacl_aro_groups + the Administrators ACL for admin/super -- not in database.sql: the installer
 --   creates them through the phpGACL API (acl_setup), reproduced here with the ids phpGACL assigns.
 -- Not included: the facility placeholder row 3 (the demo data brings its own facilities) and
@@ -1235,7 +1235,16 @@ INSERT INTO `registry` VALUES ('New Group Encounter Form', 1, 'newGroupEncounter
 INSERT INTO `registry` VALUES ('Clinical Notes', 1, 'clinical_notes', 24, 1, 1, '2015-09-09 00:00:00', 0, 'Clinical', '',1,0,'encounters|notes', NULL);
 INSERT INTO `registry` VALUES ('New Questionnaire', 1, 'questionnaire_assessments', 25, 1, 1, '2022-08-04 14:45:15', 0, 'Questionnaires', '', 1, 0, 'admin|forms', NULL);
 
--- list_options: _ActEncounterCode, Clinical_Note_Type
+-- list_options: _ActEncounterCode, Clinical_Note_Type, sex, titles
+INSERT INTO list_options ( list_id, option_id, title, seq, is_default ) VALUES ('titles', 'Mr.', 'Mr.', 1, 0);
+INSERT INTO list_options ( list_id, option_id, title, seq, is_default ) VALUES ('titles', 'Mrs.', 'Mrs.', 2, 0);
+INSERT INTO list_options ( list_id, option_id, title, seq, is_default ) VALUES ('titles', 'Ms.', 'Ms.', 3, 0);
+INSERT INTO list_options ( list_id, option_id, title, seq, is_default ) VALUES ('titles', 'Dr.', 'Dr.', 4, 0);
+INSERT INTO list_options ( list_id, option_id, title, seq, is_default, codes ) VALUES ('sex', 'Female', 'Female', 1, 0, 'HL7:F');
+INSERT INTO list_options ( list_id, option_id, title, seq, is_default, codes ) VALUES ('sex', 'Male', 'Male', 2, 0, 'HL7:M');
+INSERT INTO list_options ( list_id, option_id, title, seq, is_default, codes ) VALUES ('sex', 'UNK', 'Unknown', 10, 0, 'HL7:UNK');
+INSERT INTO list_options ( list_id, option_id, title, seq, is_default ) VALUES ('lists' ,'sex'          ,'Sex'                ,17,0);
+INSERT INTO list_options ( list_id, option_id, title, seq, is_default ) VALUES ('lists' ,'titles'       ,'Titles'             ,20,0);
 INSERT INTO list_options (list_id, option_id, title, seq) VALUES ('lists', '_ActEncounterCode', 'Value Set ActEncounterCode', 1);
 INSERT INTO list_options(list_id,option_id,title,notes,seq,is_default) VALUES ('_ActEncounterCode', 'AMB', 'Outpatient', 'ambulatory', 10, 1);
 INSERT INTO list_options(list_id,option_id,title,notes,seq) VALUES ('_ActEncounterCode','EMER','Emergency Dept','emergency',20);

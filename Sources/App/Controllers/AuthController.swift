@@ -84,8 +84,9 @@ struct AuthController: Sendable {
         var details: [String: String] = [:]
         if body.username.isEmpty { details["username"] = "This field may not be blank." }
         if body.password.isEmpty { details["password"] = "This field may not be blank." }
-        if body.username.utf8.count > 255 { details["username"] = "Ensure this field has no more than 255 characters." }
-        if body.password.utf8.count > 4096 { details["password"] = "Ensure this field has no more than 4096 characters." }
+        // Characters are code points, as the OpenAPI document's maxLength counts them.
+        if body.username.unicodeScalars.count > 255 { details["username"] = "Ensure this field has no more than 255 characters." }
+        if body.password.unicodeScalars.count > 4096 { details["password"] = "Ensure this field has no more than 4096 characters." }
         if !details.isEmpty { throw AppError.validation(details) }
         return body
     }

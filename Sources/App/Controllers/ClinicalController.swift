@@ -100,7 +100,7 @@ struct ClinicalController: Sendable {
         let query = RequestInfo.queryDictionary(request)
         var filter = try PatientFilter(query: query)
         if identity.role == .patient { filter.onlyPID = identity.pid ?? -1 }
-        let result = try await patients.list(filter, page: try PageRequest(query: query), logger: context.logger)
+        let result = try await patients.list(filter, page: PageRequest(query: query), logger: context.logger)
         auditQueue.enqueue(readEvents(result.items.map(\.pid), by: identity, what: "patient list"))
         return patientPageResponse(request, result)
     }
@@ -180,7 +180,7 @@ struct ClinicalController: Sendable {
         let identity = try context.requireIdentity()
         let query = RequestInfo.queryDictionary(request)
         let filter = try EncounterFilter(query: query, onlyPID: identity.role == .patient ? (identity.pid ?? -1) : nil)
-        let result = try await encounters.list(filter, page: try PageRequest(query: query), logger: context.logger)
+        let result = try await encounters.list(filter, page: PageRequest(query: query), logger: context.logger)
         let pids = Array(Set(result.items.map(\.pid))).sorted()
         auditQueue.enqueue(
             pids.map { AuditEvent("patient-record-select", category: "Encounter Form", by: identity, patientID: $0, comments: "emr-bridge read: encounter list") }
@@ -215,14 +215,14 @@ struct ClinicalController: Sendable {
     /// `GET /api/openemr/providers/`: active users with `authorized = 1` (no usernames for patients and guests).
     @Sendable func listProviders(_ request: Request, context: AppRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let page = try PageRequest(query: RequestInfo.queryDictionary(request))
+        let page = PageRequest(query: RequestInfo.queryDictionary(request))
         return try pageResponse(request, try await directory.providers(page: page, for: identity, logger: context.logger))
     }
 
     /// `GET /api/openemr/facilities/`.
     @Sendable func listFacilities(_ request: Request, context: AppRequestContext) async throws -> Response {
         _ = try context.requireIdentity()
-        let page = try PageRequest(query: RequestInfo.queryDictionary(request))
+        let page = PageRequest(query: RequestInfo.queryDictionary(request))
         return try pageResponse(request, try await directory.facilities(page: page, logger: context.logger))
     }
 }

@@ -87,7 +87,7 @@ struct ImportController: Sendable {
     /// `GET /api/imports/`: the runs, newest first (DRF page).
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         _ = try requireAdmin(context)
-        let result = try await imports.list(page: try PageRequest(query: RequestInfo.queryDictionary(request)), logger: context.logger)
+        let result = try await imports.list(page: PageRequest(query: RequestInfo.queryDictionary(request)), logger: context.logger)
         return try json(
             Page(
                 count: result.count, page: result.page, results: result.items, baseURL: RequestInfo.baseURL(request, configuration: configuration),

@@ -1,6 +1,9 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import OpenAPIKit
+import OpenEMR
+import Synchronization
 
 /// The OpenAPI 3.1 description of every endpoint, served at `GET /api/openapi.json`.
 ///
@@ -20,6 +23,47 @@ enum OpenAPIDocument {
         var requestMediaTypes: [String] = []
         /// A non-JSON success body (`audio/*`).
         var rawResponseBody: String? = nil
+
+        /// `post_api_patients_pid`: the method and the path's words, for generated clients' function names.
+        var operationID: String {
+            let words = path.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "_" }).map(String.init)
+            return ([method] + words).joined(separator: "_")
+        }
+
+        /// Whether the operation takes a body.
+        var hasBody: Bool { requestSchema != nil || !requestMediaTypes.isEmpty }
+
+        /// Every status the route can answer: the listed ones, plus what every route of its kind can answer (one rule,
+        /// so no operation forgets one): 401 behind a token; 400, 413 and 415 with a body; 404 with a path id or a page
+        /// number (past the last page); 503 when the database is down (all but the document and the metrics).
+        var statuses: [(status: Int, schema: String?)] {
+            var result = responses
+            func add(_ status: Int) { if !result.contains(where: { $0.status == status }) { result.append((status, "Error")) } }
+            if authenticated { add(401) }
+            if hasBody {
+                add(400)
+                add(413)
+                add(415)
+            }
+            if path.contains("{") || query.contains("page") { add(404) }
+            if !["/metrics", "/api/openapi.json"].contains(path) { add(503) }
+            return result.sorted { $0.status < $1.status }
+        }
+    }
+
+    /// Request schemas whose flat fields may also come form-encoded or as multipart (`JSONBody`, as DRF's parsers).
+    /// Every JSON write takes them too, but only these (no nullable or numeric field, which a form cannot carry as
+    /// such) are documented with them, so a generated client or a fuzzer never sends a null as the text "None".
+    static let formSchemas: Set<String> = ["Credentials", "SessionBridge"]
+
+    /// The values of OpenEMR's lists that the document names (`enum`): read from the database when served.
+    struct Vocabulary: Hashable, Sendable {
+        /// Active `list_options` of list `sex`.
+        var sex: [String]
+        /// Active `list_options` of list `titles`.
+        var titles: [String]
+        /// OpenEMR's stock lists (database.sql), for the document built without a database.
+        static let stock = Vocabulary(sex: ["Female", "Male", "UNK"], titles: ["Mr.", "Mrs.", "Ms.", "Dr."])
     }
 
     static let operations: [Operation] = [
@@ -33,10 +77,10 @@ enum OpenAPIDocument {
         Operation(method: "get", path: "/api/auth/user/", summary: "The current identity", authenticated: true, responses: [(200, "User"), (401, "Error")]),
         Operation(method: "post", path: "/api/auth/logout/", summary: "Revoke the current token", authenticated: true, responses: [(204, nil), (401, "Error")]),
         Operation(method: "get", path: "/api/patients/", summary: "List patients", authenticated: true, responses: [(200, "PatientPage"), (400, "Error"), (401, "Error"), (404, "Error")], query: ["search", "dob", "sex", "ordering", "page", "page_size"]),
-        Operation(method: "post", path: "/api/patients/", summary: "Create a patient as OpenEMR does", authenticated: true, requestSchema: "PatientInput", responses: [(201, "Patient"), (400, "Error"), (401, "Error"), (403, "Error")]),
+        Operation(method: "post", path: "/api/patients/", summary: "Create a patient as OpenEMR does", authenticated: true, requestSchema: "PatientCreate", responses: [(201, "Patient"), (400, "Error"), (401, "Error"), (403, "Error")]),
         Operation(method: "get", path: "/api/patients/{pid}/", summary: "One patient (ETag)", authenticated: true, responses: [(200, "Patient"), (304, nil), (401, "Error"), (404, "Error")]),
-        Operation(method: "put", path: "/api/patients/{pid}/", summary: "Replace the writable fields (If-Match honoured)", authenticated: true, requestSchema: "PatientInput", responses: [(200, "Patient"), (400, "Error"), (403, "Error"), (404, "Error"), (412, "Error")]),
-        Operation(method: "patch", path: "/api/patients/{pid}/", summary: "Update the sent fields (If-Match honoured)", authenticated: true, requestSchema: "PatientInput", responses: [(200, "Patient"), (400, "Error"), (403, "Error"), (404, "Error"), (412, "Error")]),
+        Operation(method: "put", path: "/api/patients/{pid}/", summary: "Replace the writable fields (If-Match honoured)", authenticated: true, requestSchema: "PatientReplace", responses: [(200, "Patient"), (400, "Error"), (403, "Error"), (404, "Error"), (412, "Error")]),
+        Operation(method: "patch", path: "/api/patients/{pid}/", summary: "Update the sent fields (If-Match honoured)", authenticated: true, requestSchema: "PatientPatch", responses: [(200, "Patient"), (400, "Error"), (403, "Error"), (404, "Error"), (412, "Error")]),
         Operation(method: "delete", path: "/api/patients/{pid}/", summary: "Refused unless BRIDGE_ALLOW_PATIENT_DELETE=1 (admins); 409 patient_has_records while OpenEMR tables the bridge does not manage hold rows of the patient", authenticated: true, responses: [(204, nil), (403, "Error"), (404, "Error"), (409, "Error")]),
         Operation(method: "get", path: "/api/encounters/", summary: "List encounters", authenticated: true, responses: [(200, "EncounterPage"), (400, "Error"), (401, "Error")], query: ["patient", "provider", "date_from", "date_to", "page", "page_size"]),
         Operation(method: "post", path: "/api/encounters/", summary: "Create an encounter as OpenEMR does", authenticated: true, requestSchema: "EncounterInput", responses: [(201, "Encounter"), (400, "Error"), (401, "Error"), (403, "Error")]),
@@ -93,6 +137,24 @@ enum OpenAPIDocument {
         )
     }
 
+    /// The patient list's page: its count may be a lower bound (issue 18), and says so.
+    private static var patientPage: JSONSchema {
+        object(
+            [
+                (
+                    "count",
+                    .integer(
+                        description: "The number of matching patients when count_exact is true; otherwise a lower bound (at least this many match): "
+                            + "counting every match of a common search would cost a second scan. Use next to know whether there is another page."
+                    )
+                ),
+                ("count_exact", .boolean(description: "Whether count is exact (always true for ?page=last and for searches with few matches).")),
+                ("next", nullableString), ("previous", nullableString), ("results", .array(items: ref("Patient"))),
+            ],
+            required: ["count", "count_exact", "next", "previous", "results"]
+        )
+    }
+
     static let patientFields = [
         "pid", "pubpid", "uuid", "title", "fname", "mname", "lname", "dob", "sex", "email", "phone_home", "phone_cell", "street", "city", "state",
         "postal_code", "country_code", "status", "provider_id", "date_created",
@@ -143,19 +205,63 @@ enum OpenAPIDocument {
         return object(properties, required: transcriptionFields + (withSegments ? ["segments"] : []))
     }
 
-    static var schemas: OrderedDictionary<String, JSONSchema> {
+    // MARK: - Field rules (the same as the handlers' validation; `OpenAPIDocumentTests` checks them against each other)
+
+    /// `YYYY-MM-DD` dates that exist, in the years `years` (29 February left out: a leap day is accepted, just not promised).
+    static func datePattern(years: String) -> String {
+        "(\(years))-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+    }
+
+    /// A birth date `PatientInput.validate` accepts: from `PatientInput.earliestBirthDate` (1900) to the end of last
+    /// year (the current year's dates up to today are accepted too, not promised).
+    static var birthDatePattern: String {
+        let thisYear = Calendar(identifier: .gregorian).component(.year, from: Date())
+        let years = ["19[0-9]{2}"] + (2000..<max(2000, thisYear)).map(String.init)
+        return "^" + datePattern(years: years.joined(separator: "|")) + "$"
+    }
+
+    /// An encounter date or date and time (`EncounterInput.validated`).
+    static let encounterDatePattern = "^(" + datePattern(years: "(19|20)[0-9]{2}") + "( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?)?$"
+
+    /// A text that is not blank (names: `PatientInput.validate` refuses whitespace only).
+    static let notBlank = "\\S"
+    /// An email as `PatientInput.validate` checks it: empty, or an `@` and no space.
+    static let emailPattern = "^([^ ]*@[^ ]*)?$"
+
+    /// The writable patient fields: `PatientCreate` and `PatientReplace` (fname, lname, sex, dob required) and
+    /// `PatientPatch` (none required; an empty `dob` clears it).
+    static func patientInput(_ vocabulary: Vocabulary, patch: Bool) -> JSONSchema {
+        let text = JSONSchema.string(maxLength: 255)
+        let name = JSONSchema.string(maxLength: 255, pattern: notBlank)
+        // An enum of a nullable field lists null too (null: not sent).
+        let sexValues = vocabulary.sex.map { AnyCodable($0) } + (patch ? [AnyCodable(Optional<String>.none)] : [])
+        let sex: JSONSchema = vocabulary.sex.isEmpty
+            ? name : .string(description: "An active option of OpenEMR's sex list", allowedValues: sexValues)
+        let dob = JSONSchema.string(
+            description: "YYYY-MM-DD, from \(PatientInput.earliestBirthDate) to today" + (patch ? "; an empty string clears it" : ""),
+            pattern: patch ? "^$|" + birthDatePattern : birthDatePattern
+        )
+        // Optional in every input, so null (not sent) is listed too.
+        let titleValues = (vocabulary.titles + [""]).map { AnyCodable($0) } + [AnyCodable(Optional<String>.none)]
+        let title: JSONSchema = vocabulary.titles.isEmpty
+            ? text : .string(description: "An active option of OpenEMR's titles list, or empty", allowedValues: titleValues)
+        let properties: [(String, JSONSchema)] = [
+            ("pubpid", .string(description: "Default: the pid", maxLength: 255)), ("title", title), ("fname", name), ("mname", text), ("lname", name),
+            ("dob", dob), ("sex", sex), ("email", .string(maxLength: 255, pattern: emailPattern)), ("phone_home", text), ("phone_cell", text),
+            ("street", text), ("city", text), ("state", text), ("postal_code", text), ("country_code", text), ("status", text),
+            ("provider_id", .integer(maximum: (Int(Int32.max), exclusive: false), minimum: (0, exclusive: false))),
+        ]
+        let required = patch ? [] : ["fname", "lname", "sex", "dob"]
+        // An optional field sent as null is not sent (`PatientInput`'s optionals): nullable in the document.
+        return object(properties.map { name, schema in (name, required.contains(name) ? schema : schema.nullableSchemaObject()) }, required: required)
+    }
+
+    static func schemas(_ vocabulary: Vocabulary) -> OrderedDictionary<String, JSONSchema> {
         let patient = patientFields.map { field -> (String, JSONSchema) in
             switch field {
             case "pid": (field, .integer)
             case "provider_id": (field, nullableInteger)
             default: (field, nullableString)
-            }
-        }
-        let patientInput = patientFields.filter { !["pid", "uuid", "date_created"].contains($0) }.map { field -> (String, JSONSchema) in
-            switch field {
-            case "provider_id": (field, .integer)
-            case "dob": (field, .string(format: .date))
-            default: (field, .string)
             }
         }
         let encounter = encounterFields.map { field -> (String, JSONSchema) in
@@ -174,8 +280,16 @@ enum OpenAPIDocument {
                 ["status": .string(allowedValues: "ok", "unavailable"), "database": .string(allowedValues: "ok", "unavailable"), "version": .string],
                 required: ["status", "database", "version"]
             ),
-            "Credentials": object(["username": .string, "password": .string], required: ["username", "password"]),
-            "SessionBridge": object(["session_id": .string, "type": .string(allowedValues: "core", "portal")], required: []),
+            "Credentials": object(
+                ["username": .string(minLength: 1, maxLength: 255), "password": .string(minLength: 1, maxLength: 4096)], required: ["username", "password"]
+            ),
+            "SessionBridge": object(
+                [
+                    "session_id": .string(description: "OpenEMR's PHP session id (or send the OpenEMR / PortalOpenEMR cookie instead of a body)", minLength: 1),
+                    "type": .string(allowedValues: "core", "portal"),
+                ],
+                required: ["session_id"]
+            ),
             "User": object(
                 [
                     "id": nullableInteger, "username": .string, "fname": .string, "lname": .string,
@@ -188,16 +302,24 @@ enum OpenAPIDocument {
                 required: ["token", "token_type", "expires_at", "user"]
             ),
             "Patient": object(patient, required: patientFields),
-            "PatientInput": object(patientInput, required: ["fname", "lname", "sex", "dob"]),
-            "PatientPage": page("Patient"),
+            "PatientCreate": patientInput(vocabulary, patch: false),
+            "PatientReplace": patientInput(vocabulary, patch: false),
+            "PatientPatch": patientInput(vocabulary, patch: true),
+            "PatientPage": patientPage,
             "Encounter": object(encounter, required: encounterFields),
             "EncounterInput": object(
                 [
-                    "pid": .integer, "date": .string, "reason": .string, "facility_id": .integer, "provider_id": .integer, "pc_catid": .integer,
-                    "class_code": .string, "pos_code": .integer, "sensitivity": .string(allowedValues: "normal", "high"), "external_id": .string,
+                    "pid": .integer(description: "An existing patient (400 when there is none)", minimum: (1, exclusive: false)),
+                    "date": .string(description: "The clinic's local date or date and time; empty or absent: now", pattern: encounterDatePattern),
+                    "reason": .string(maxLength: 16383), "facility_id": .integer(description: "An existing facility", minimum: (1, exclusive: false)),
+                    "provider_id": .integer(description: "An active provider", minimum: (1, exclusive: false)),
+                    "pc_catid": .integer(maximum: (Int(Int32.max), exclusive: false), minimum: (1, exclusive: false)),
+                    "class_code": .string(description: "An _ActEncounterCode option id (default AMB)", minLength: 1, maxLength: 10),
+                    "pos_code": .integer(maximum: (99, exclusive: false), minimum: (0, exclusive: false)),
+                    "sensitivity": .string(nullable: true, allowedValues: "normal", "high", "", nil), "external_id": .string(maxLength: 20),
                 ],
                 required: ["pid"]
-            ),
+            ).nullableOptionalProperties(),
             "EncounterPage": page("Encounter"),
             "Provider": object(
                 ["id": .integer, "uuid": nullableString, "username": .string, "fname": .string, "lname": .string, "facility_id": nullableInteger, "specialty": .string],
@@ -223,7 +345,7 @@ enum OpenAPIDocument {
             "TranscriptionSegmentInput": object(
                 [
                     "order": .integer(minimum: (0, exclusive: false)), "start_ms": .integer(minimum: (0, exclusive: false)),
-                    "end_ms": .integer(minimum: (0, exclusive: false)), "speaker": .string(minLength: 1, maxLength: 64),
+                    "end_ms": .integer(description: "Not before start_ms", minimum: (0, exclusive: false)), "speaker": .string(minLength: 1, maxLength: 64),
                     "text": .string(minLength: 1), "confidence": .number(nullable: true, maximum: (1, exclusive: false), minimum: (0, exclusive: false)),
                 ],
                 required: ["start_ms", "end_ms", "text"]
@@ -237,7 +359,8 @@ enum OpenAPIDocument {
             "TranscriptionIntegration": object(
                 [
                     "form": .string(allowedValues: "clinical_notes", "soap"), "note_type": .string, "note_category": .string,
-                    "sections": object(["subjective": .string, "objective": .string, "assessment": .string, "plan": .string], required: []),
+                    "sections": object(["subjective": .string, "objective": .string, "assessment": .string, "plan": .string], required: [])
+                        .with(description: "Only with form \"soap\""),
                 ],
                 required: []
             ),
@@ -315,28 +438,171 @@ enum OpenAPIDocument {
 
     // MARK: - Document
 
-    /// The typed document (OpenAPIKit's OpenAPI 3.1 model), built from `operations` and `schemas`.
-    static let document: OpenAPI.Document = {
+    /// The query parameters' rules, as the list handlers read them (an empty value is always no filter).
+    static func querySchema(_ name: String, path: String) -> JSONSchema {
+        let id = JSONSchema.string(description: "A positive id; empty: no filter", pattern: "^([1-9][0-9]{0,17})?$")
+        let day = JSONSchema.string(description: "YYYY-MM-DD; empty: no filter", pattern: "^(" + datePattern(years: "(19|20)[0-9]{2}") + ")?$")
+        switch (name, path) {
+        case ("page", _): return .string(description: "1-based page number or `last`; empty or invalid: the first page; past the last page: 404")
+        case ("page_size", _): return .string(description: "1 to 200 (larger: 200); empty or invalid: 50")
+        case ("dob", _): return .string(description: "YYYY-MM-DD; empty: no filter", pattern: "^(" + datePattern(years: "(19|20)[0-9]{2}") + ")?$")
+        case ("ordering", "/api/patients/"):
+            let field = "-?(pid|pubpid|fname|lname|dob|date_created)"
+            return .string(description: "Comma-separated fields, `-` for descending", pattern: "^(\(field)(,\(field))*)?$")
+        case ("ordering", "/api/transcriptions/"):
+            let field = "-?(created|updated|status|pid)"
+            return .string(description: "Comma-separated fields, `-` for descending", pattern: "^(\(field)(,\(field))*)?$")
+        case ("status", "/api/transcriptions/"):
+            let status = "(" + TranscriptionStatus.allCases.map(\.rawValue).joined(separator: "|") + ")"
+            return .string(description: "Comma-separated statuses", pattern: "^(\(status)(,\(status))*)?$")
+        case ("search", "/api/transcriptions/"):
+            return .string(description: "Words (at most 20)", pattern: "^[^A-Za-z0-9]*([A-Za-z0-9]+[^A-Za-z0-9]+){0,19}[A-Za-z0-9]*$")
+        case ("patient", "/api/encounters/"), ("provider", "/api/encounters/"):
+            return .string(description: "An id; empty: no filter", pattern: "^([0-9]{1,18})?$")
+        case ("patient", _), ("encounter", _), ("provider", _): return id
+        case ("date_from", "/api/encounters/"), ("date_to", "/api/encounters/"):
+            return .string(description: "YYYY-MM-DD or YYYY-MM-DD HH:MM:SS; empty: no filter", pattern: "^(" + String(encounterDatePattern.dropFirst().dropLast()) + ")?$")
+        case ("date_from", _), ("date_to", _): return day
+        default: return .string
+        }
+    }
+
+    /// A JSON text as an example value.
+    static func example(_ json: String) -> AnyCodable {
+        (try? JSONDecoder().decode(AnyCodable.self, from: Data(json.utf8))) ?? AnyCodable(json)
+    }
+
+    /// An example request body per request schema (the fuzzer's examples phase and a generated client's docs).
+    static let requestExamples: [String: AnyCodable] = [
+        "Credentials": #"{"username":"drsmith","password":"doctor123"}"#,
+        "SessionBridge": #"{"session_id":"0123456789abcdefghijklmnop","type":"core"}"#,
+        "PatientCreate": #"{"fname":"Ada","lname":"Lovelace","sex":"Female","dob":"1985-12-10","city":"London","email":"ada@example.org"}"#,
+        "PatientReplace": #"{"fname":"Ada","lname":"King","sex":"Female","dob":"1985-12-10"}"#,
+        "PatientPatch": #"{"city":"Ockham","phone_cell":"555-0199"}"#,
+        "EncounterInput": #"{"pid":1,"reason":"Follow-up visit","date":"2025-03-04 09:30:00"}"#,
+        "VideoEnabled": #"{"enabled":true}"#,
+        "VideoSettingsInput": #"{"window_before":900,"window_after":1800}"#,
+        "TranscriptionInput": #"{"pid":1,"encounter":1,"language":"en","segments":[{"start_ms":0,"end_ms":1500,"speaker":"provider","text":"Good morning."}]}"#,
+        "TranscriptionPatch": #"{"language":"es"}"#,
+        "TranscriptionRejection": #"{"reason":"The second segment is misheard."}"#,
+        "TranscriptionIntegration": #"{"form":"clinical_notes"}"#,
+    ].mapValues(example)
+
+    /// An example of the main success bodies, and of the error shape.
+    static let responseExamples: [String: AnyCodable] = [
+        "Health": #"{"status":"ok","database":"ok","version":"\#(EMRBridgeVersion.current)"}"#,
+        "Health@503": #"{"status":"unavailable","database":"unavailable","version":"\#(EMRBridgeVersion.current)"}"#,
+        "User": #"{"id":3,"username":"drsmith","fname":"Sam","lname":"Smith","role":"provider","facility_id":3,"pid":null}"#,
+        "Login": #"""
+            {"token":"3f5e0c1d9a7b4e2f8c6d1a0b9e8f7c6d5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d","token_type":"Bearer","expires_at":"2025-03-04T17:30:00Z",
+            "password_expiring":false,"user":{"id":3,"username":"drsmith","fname":"Sam","lname":"Smith","role":"provider","facility_id":3,"pid":null}}
+            """#,
+        "Patient": patientExample,
+        "Error": #"{"error":{"code":"validation_error","message":"The request has invalid fields.","details":{"dob":"Date has wrong format. Use YYYY-MM-DD."}}}"#,
+        "Encounter": encounterExample,
+        "Provider": #"{"id":3,"uuid":"9a1c2f3e-0d4b-4c6a-8e2f-1b3c5d7e9f02","username":"drsmith","fname":"Sam","lname":"Smith","facility_id":3,"specialty":"Family Medicine"}"#,
+        "Facility": #"""
+            {"id":3,"uuid":"9a1c2f3e-0d4b-4c6a-8e2f-1b3c5d7e9f03","name":"Riverside Family Medicine","phone":"555-0100","street":"1 River Rd",
+            "city":"Springfield","state":"IL","postal_code":"62701","pos_code":11,"service_location":true,"billing_location":true}
+            """#,
+        "TranscriptionSummary": transcriptionExample(segments: false),
+        "Transcription": transcriptionExample(segments: true),
+        "ImportRun": importRunExample,
+        "VideoVisit": videoVisitExample,
+        "VideoTicket": #"{"ticket":"b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6","expires_at":"2025-03-04T09:31:00Z","events_url":"/api/encounters/12/video/events/?ticket=b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6"}"#,
+        "VideoSession": #"""
+            {"visit":\#(videoVisitExample),"token":"eyJhbGciOiJIUzI1NiJ9.e30.x","meeting_url":"https://meet.example.com/emr-12-3f5e0c1d?jwt=eyJhbGciOiJIUzI1NiJ9.e30.x",
+            "expires_at":"2025-03-04T10:30:00Z","moderator":true,"iframe":{"domain":"meet.example.com","options":{"roomName":"emr-12-3f5e0c1d"}}}
+            """#,
+        "VideoInvite": #"""
+            {"visit":\#(videoVisitExample),"invite_url":"https://meet.example.com/emr-12-3f5e0c1d?jwt=eyJhbGciOiJIUzI1NiJ9.e30.y","token":"eyJhbGciOiJIUzI1NiJ9.e30.y",
+            "expires_at":"2025-03-04T10:30:00Z"}
+            """#,
+        "VideoSettings": #"""
+            {"facility_id":3,"domain":"meet.example.com","app_id":"emrbridge","audience":"jitsi","sub":"meet.jitsi","algorithm":"HS256","key_id":"",
+            "recording_enabled":false,"window_before":600,"window_after":1800,"token_ttl":3600,"max_duration":9000,"app_secret_set":true,
+            "private_key_set":false,"overrides":["window_before"],"configured":true}
+            """#,
+        "PatientPage": #"{"count":1,"count_exact":true,"next":null,"previous":null,"results":["# + patientExample + "]}",
+        "EncounterPage": pageExample(encounterExample),
+        "ProviderPage": pageExample(#"{"id":3,"uuid":null,"username":"drsmith","fname":"Sam","lname":"Smith","facility_id":3,"specialty":""}"#),
+        "FacilityPage": pageExample(#"{"id":3,"uuid":null,"name":"Riverside Family Medicine","phone":"","street":"","city":"","state":"","postal_code":"","pos_code":null,"service_location":true,"billing_location":true}"#),
+        "TranscriptionPage": pageExample(transcriptionExample(segments: false)),
+        "ImportRunPage": pageExample(importRunExample),
+    ].mapValues(example)
+
+    private static let patientExample = #"""
+        {"pid":7,"pubpid":"7","uuid":"9a1c2f3e-0d4b-4c6a-8e2f-1b3c5d7e9f01","title":"","fname":"Ada","mname":"","lname":"Lovelace",
+        "dob":"1985-12-10","sex":"Female","email":"ada@example.org","phone_home":"","phone_cell":"","street":"","city":"London",
+        "state":"","postal_code":"","country_code":"","status":"","provider_id":0,"date_created":"2025-03-04 09:30:00"}
+        """#
+    private static let encounterExample = #"""
+        {"encounter":12,"uuid":"9a1c2f3e-0d4b-4c6a-8e2f-1b3c5d7e9f04","pid":7,"date":"2025-03-04 09:30:00","reason":"Follow-up visit","facility_id":3,
+        "facility_name":"Riverside Family Medicine","provider_id":3,"pc_catid":5,"class_code":"AMB","pos_code":11,"sensitivity":"normal","external_id":null,
+        "last_update":"2025-03-04 09:30:00"}
+        """#
+    private static let videoVisitExample = #"""
+        {"encounter":12,"state":"scheduled","enabled":true,"ready":true,"room":"emr-12-3f5e0c1d","window":{"start":"2025-03-04T09:30:00Z",
+        "opens_at":"2025-03-04T09:20:00Z","closes_at":"2025-03-04T10:00:00Z","source":"encounter","open":false},"version":1}
+        """#
+    private static let importRunExample = #"""
+        {"id":4,"source":"legacy-emr","format":"csv","origin":"api","state":"finished","dry_run":false,"strict":false,"created_by":"admin",
+        "created_at":"2025-03-04T09:30:00Z","started_at":"2025-03-04T09:30:01Z","updated_at":"2025-03-04T09:30:09Z","finished_at":"2025-03-04T09:30:09Z",
+        "bytes_total":52311,"bytes_read":52311,"rows_read":1000,"imported":998,"already_imported":0,"conflicts":0,"rejected":2,"rate":125.0,
+        "rejected_rows":[{"line":17,"status":"rejected","field":"date","reason":"Datetime has wrong format."}]}
+        """#
+    private static func transcriptionExample(segments: Bool) -> String {
+        #"""
+        {"id":9,"pid":7,"encounter":12,"provider_id":3,"language":"en","duration_ms":1500,"status":"draft","full_text":"Good morning.",
+        "segment_count":1,"created_by":"drsmith","created_at":"2025-03-04T09:31:00Z","updated_at":"2025-03-04T09:31:00Z","submitted_at":null,
+        "reviewed_by":null,"reviewed_at":null,"rejection_reason":null,"audio":null,"openemr_form":null,"version":1
+        """# + (segments ? #","segments":[{"order":0,"start_ms":0,"end_ms":1500,"speaker":"provider","text":"Good morning.","confidence":0.98}]}"# : "}")
+    }
+    private static func pageExample(_ item: String) -> String {
+        #"{"count":1,"next":null,"previous":null,"results":["# + item + "]}"
+    }
+
+    /// The typed document for `vocabulary` (OpenAPIKit's OpenAPI 3.1 model), built from `operations` and `schemas`.
+    static func build(_ vocabulary: Vocabulary) -> OpenAPI.Document {
         var paths = OpenAPI.PathItem.Map()
         for operation in operations {
             var responses = OpenAPI.Response.Map()
-            for (status, schema) in operation.responses {
+            for (status, schema) in operation.statuses {
                 var content = OpenAPI.Content.Map()
-                if let schema { content[.json] = .content(OpenAPI.Content(schema: ref(schema))) }
+                if let schema {
+                    let example: AnyCodable? =
+                        switch (status, schema) {
+                        case (..<300, _): responseExamples[schema]
+                        case (400, "Error"): responseExamples["Error"]
+                        case (_, "Error"): errorExample(status)
+                        default: responseExamples["\(schema)@\(status)"]
+                        }
+                    content[.json] = .content(OpenAPI.Content(schema: ref(schema), example: example))
+                }
                 if let raw = operation.rawResponseBody, status == 200 || status == 206, let type = OpenAPI.ContentType(rawValue: raw) {
                     content[type] = .content(OpenAPI.Content(schema: .string(contentEncoding: .binary)))
                 }
-                responses[.status(code: status)] = .response(OpenAPI.Response(description: status < 400 ? "Success" : "Error", content: content))
+                var headers: OpenAPI.Header.Map?
+                if status == 503 || (status == 423) {
+                    headers = ["Retry-After": .header(OpenAPI.Header(schema: .integer, required: false))]
+                }
+                responses[.status(code: status)] = .response(
+                    OpenAPI.Response(description: status < 400 ? "Success" : Self.describe(status), headers: headers, content: content)
+                )
             }
-            var parameters: OpenAPI.Parameter.Array = operation.query.map { .parameter(name: $0, context: .query(schema: .string)) }
+            var parameters: OpenAPI.Parameter.Array = operation.query.map {
+                .parameter(name: $0, context: .query(schema: querySchema($0, path: operation.path)))
+            }
             for name in ["pid", "encounter", "id", "facility_id"] where operation.path.contains("{\(name)}") {
-                parameters.append(.parameter(name: name, context: .path(schema: .integer)))
+                parameters.append(.parameter(name: name, context: .path(schema: .integer(minimum: (1, exclusive: false)))))
             }
             var requestBody = operation.requestSchema.map { request in
-                OpenAPI.Request(
-                    content: [.json: .content(OpenAPI.Content(schema: ref(request)))],
-                    required: !["SessionBridge", "TranscriptionIntegration"].contains(request)
-                )
+                var content: OpenAPI.Content.Map = [.json: .content(OpenAPI.Content(schema: ref(request), example: requestExamples[request]))]
+                if formSchemas.contains(request) {
+                    content[.form] = .content(OpenAPI.Content(schema: ref(request)))
+                    content[.multipartForm] = .content(OpenAPI.Content(schema: ref(request)))
+                }
+                return OpenAPI.Request(content: content, required: request != "TranscriptionIntegration")
             }
             if !operation.requestMediaTypes.isEmpty {
                 var content = OpenAPI.Content.Map()
@@ -348,7 +614,7 @@ enum OpenAPIDocument {
             }
             let entry = OpenAPI.Operation(
                 summary: operation.summary,
-                operationId: operation.method + operation.path,
+                operationId: operation.operationID,
                 parameters: parameters,
                 requestBody: requestBody,
                 responses: responses,
@@ -363,7 +629,7 @@ enum OpenAPIDocument {
             paths[path] = .pathItem(item)
         }
         var schemaComponents = OpenAPI.ComponentDictionary<JSONSchema>()
-        for (name, schema) in schemas {
+        for (name, schema) in schemas(vocabulary) {
             guard let key = OpenAPI.ComponentKey(rawValue: name) else { preconditionFailure("bad component name \(name)") }
             schemaComponents[key] = schema
         }
@@ -371,7 +637,10 @@ enum OpenAPIDocument {
             openAPIVersion: .v3_1_0,
             info: .init(
                 title: "EMRBridge API",
-                description: "REST bridge beside OpenEMR. Every error is {\"error\":{\"code\",\"message\",\"details\"}}.",
+                description: """
+                    REST bridge beside OpenEMR. Every error is {"error":{"code","message","details"}}. A method a path does not serve \
+                    answers 405 with Allow; HEAD is served wherever GET is. Bodies may be JSON, form-encoded or multipart.
+                    """,
                 version: EMRBridgeVersion.current
             ),
             servers: [],
@@ -379,12 +648,57 @@ enum OpenAPIDocument {
             components: .direct(
                 schemas: schemaComponents,
                 securitySchemes: [
-                    "bearer": .http(scheme: "bearer"),
+                    "bearer": .http(scheme: "bearer", description: "Authorization: Bearer <token> (from a sign-in)"),
                     "drfToken": .apiKey(name: "Authorization", location: .header, description: "Token <token> (Django REST framework style)"),
                 ]
             )
         )
-    }()
+    }
+
+    /// The error shape with the code and message a status usually carries (`ErrorMiddleware.describe`).
+    static func errorExample(_ status: Int) -> AnyCodable {
+        let (code, message) = ErrorMiddleware<AppRequestContext>.describe(HTTPResponse.Status(code: status))
+        return example(#"{"error":{"code":\#(JSONText.quoted(code)),"message":\#(JSONText.quoted(message)),"details":{}}}"#)
+    }
+
+    static func describe(_ status: Int) -> String {
+        switch status {
+        case 400: "Invalid request (validation_error with per-field details, invalid_json, …)"
+        case 401: "No valid token, or the credentials were refused"
+        case 403: "Not allowed for this role"
+        case 404: "Not found (or a page past the last)"
+        case 409: "Conflict with the current state"
+        case 412: "If-Match does not match the current ETag"
+        case 413: "The body is over the size limit"
+        case 415: "Unsupported media type"
+        case 423: "Account locked (Retry-After)"
+        case 503: "The database (or a needed service) is unavailable; try again (Retry-After)"
+        default: "Error"
+        }
+    }
+
+    /// The document with OpenEMR's stock lists (for checks that run without a database).
+    static let document: OpenAPI.Document = build(.stock)
+
+    /// The served document's bytes for a vocabulary, encoded once per vocabulary.
+    private static let encoded = Mutex<[Vocabulary: [UInt8]]>([:])
+
+    static func json(_ vocabulary: Vocabulary) -> [UInt8] {
+        if let bytes = encoded.withLock({ $0[vocabulary] }) { return bytes }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let bytes: [UInt8]
+        do {
+            bytes = Array(try encoder.encode(build(vocabulary)))
+        } catch {
+            preconditionFailure("the OpenAPI document does not encode: \(error)")
+        }
+        encoded.withLock { cache in
+            if cache.count > 16 { cache.removeAll() }
+            cache[vocabulary] = bytes
+        }
+        return bytes
+    }
 
     /// Runs OpenAPIKit's own `validate()` on the typed document (strict: warnings are errors): its default checks plus
     /// that there are paths, every path has operations, every `{variable}` of a path is a declared parameter, every
@@ -410,20 +724,29 @@ enum OpenAPIDocument {
         return result
     }
 
-    /// The document as JSON bytes, encoded once.
-    static let json: [UInt8] = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return Array(try encoder.encode(document))
-        } catch {
-            preconditionFailure("the OpenAPI document does not encode: \(error)")
-        }
-    }()
+    /// The document with the stock lists, as JSON bytes.
+    static var json: [UInt8] { json(.stock) }
 
-    static func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/api/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+    /// `GET /api/openapi.json`: the document, with the `enum`s of OpenEMR's lists as this database has them (cached
+    /// briefly by `OpenEMRLists`); the stock lists when the database cannot be read.
+    static func addRoutes(to router: Router<AppRequestContext>, lists: OpenEMRLists) {
+        router.get("/api/openapi.json") { _, context in
+            let sex = (try? await lists.options(.sex, logger: context.logger)) ?? Vocabulary.stock.sex
+            let titles = (try? await lists.options(.titles, logger: context.logger)) ?? Vocabulary.stock.titles
+            let bytes = json(Vocabulary(sex: sex, titles: titles))
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+    }
+}
+
+extension JSONSchema {
+    /// The object with every optional property nullable: the input types read a null as "not sent".
+    func nullableOptionalProperties() -> JSONSchema {
+        guard case .object(let core, let context) = value else { return self }
+        var properties = OrderedDictionary<String, JSONSchema>()
+        for (name, schema) in context.properties {
+            properties[name] = context.requiredProperties.contains(name) ? schema : schema.nullableSchemaObject()
+        }
+        return .object(core, .init(properties: properties, additionalProperties: context.additionalProperties, maxProperties: context.maxProperties, minProperties: context.minProperties))
     }
 }

@@ -57,7 +57,7 @@ struct TranscriptionController: Sendable {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
         let query = RequestInfo.queryDictionary(request)
-        let result = try await transcriptions.list(query: query, page: try PageRequest(query: query), by: identity, logger: context.logger)
+        let result = try await transcriptions.list(query: query, page: PageRequest(query: query), by: identity, logger: context.logger)
         let body = PageWriter.bytes(request, result, configuration: configuration, itemCapacity: 1024) { item, writer in item.write(into: &writer) }
         let etag = PatientResponse.etag(of: body)
         if let ifNoneMatch = request.headers[.ifNoneMatch], PatientRepository.matches(ifNoneMatch, etag: etag) {

@@ -94,7 +94,12 @@ public struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Decoding of JSON request bodies with the configured size limit and per-field error details.
+/// Decoding of request bodies with the configured size limit and per-field error details: the one path every
+/// JSON write and sign-in takes.
+///
+/// As Django REST framework's parsers do, a body may be JSON (the default, also when no `Content-Type` is sent),
+/// `application/x-www-form-urlencoded` or `multipart/form-data`; form and multipart fields become a JSON object that
+/// the same decoder and the same validation read (`FormFields`). Any other media type is 415.
 enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         guard let value = try await decodeIfPresent(type, from: request, limit: limit) else {
@@ -103,8 +108,45 @@ enum JSONBody {
         return value
     }
 
+    /// The body's kind by its `Content-Type`.
+    enum Kind: Equatable {
+        case json
+        case form
+        case multipart(boundary: String)
+    }
+
+    /// The media types a write or sign-in takes (the OpenAPI document lists them for flat bodies).
+    static let mediaTypes = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"]
+
+    static func kind(of contentType: String?) throws -> Kind {
+        guard let contentType, !contentType.trimmingCharacters(in: .whitespaces).isEmpty else { return .json }
+        let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        let type = parts.first?.lowercased() ?? ""
+        switch type {
+        case "application/json", "text/json": return .json
+        case _ where type.hasPrefix("application/") && type.hasSuffix("+json"): return .json
+        case "application/x-www-form-urlencoded": return .form
+        case "multipart/form-data":
+            for parameter in parts.dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                if pair.count == 2, pair[0].lowercased() == "boundary" {
+                    let boundary = pair[1].hasPrefix("\"") && pair[1].hasSuffix("\"") && pair[1].count >= 2 ? String(pair[1].dropFirst().dropLast()) : pair[1]
+                    if (1...70).contains(boundary.utf8.count) { return .multipart(boundary: boundary) }
+                }
+            }
+            throw AppError.badRequest("A multipart/form-data body needs a boundary parameter.", code: "invalid_multipart")
+        default:
+            throw AppError(
+                .unsupportedMediaType, code: "unsupported_media_type",
+                message: "Unsupported media type; send application/json, application/x-www-form-urlencoded or multipart/form-data.",
+                details: ["accepted": mediaTypes.joined(separator: ", ")]
+            )
+        }
+    }
+
     /// Like `decode`, but an empty body is nil (an action whose body is optional).
     static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T? {
+        let kind = try kind(of: request.headers[.contentType])
         var request = request
         let buffer: ByteBuffer
         do {
@@ -113,14 +155,24 @@ enum JSONBody {
             throw AppError(.contentTooLarge, code: "payload_too_large", message: "The request body is too large.", details: ["limit_bytes": String(limit)])
         }
         if buffer.readableBytes == 0 { return nil }
-        do {
-            let decoder = T.self is any JSONKeyed.Type ? JSONCoding.keyedDecoder : JSONCoding.decoder
-            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
-                throw AppError.badRequest("The request body is not valid JSON.", code: "invalid_json")
+        let decoder = T.self is any JSONKeyed.Type ? JSONCoding.keyedDecoder : JSONCoding.decoder
+        switch kind {
+        case .json:
+            do {
+                return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
+            } catch let error as DecodingError {
+                if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                    throw AppError.badRequest("The request body is not valid JSON.", code: "invalid_json")
+                }
+                throw AppError.validation(details(error))
             }
-            throw AppError.validation(details(error))
+        case .form:
+            guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+                throw AppError.badRequest("The form body is not UTF-8.", code: "invalid_form")
+            }
+            return try FormFields(RequestInfo.queryItems(rawQuery: text)).decode(T.self, with: decoder)
+        case .multipart(let boundary):
+            return try FormFields(try MultipartForm.fields(Array(buffer.readableBytesView), boundary: boundary)).decode(T.self, with: decoder)
         }
     }
 
@@ -128,7 +180,7 @@ enum JSONBody {
     static func details(_ error: DecodingError) -> [String: String] {
         func path(_ codingPath: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
             let keys = codingPath + (key.map { [$0] } ?? [])
-            let text = keys.map { $0.intValue.map(String.init) ?? snake($0.stringValue) }.joined(separator: ".")
+            let text = keys.map { $0.intValue.map(String.init) ?? snakeCase($0.stringValue) }.joined(separator: ".")
             return text.isEmpty ? "non_field_errors" : text
         }
         switch error {
@@ -150,7 +202,7 @@ enum JSONBody {
         }
     }
 
-    private static func snake(_ key: String) -> String {
+    static func snakeCase(_ key: String) -> String {
         var result = ""
         for character in key {
             if character.isUppercase {

@@ -165,7 +165,8 @@ public struct NewEncounter: Sendable, Equatable {
         reason: String?, classCode: String?, sensitivity: String?, externalID: String?, posCode: Int?, pcCatid: Int?
     ) -> [String: String] {
         var details: [String: String] = [:]
-        if let reason, reason.utf8.count > 65535 { details["reason"] = "Too long." }
+        // 16,383 characters (code points, as the OpenAPI document's maxLength counts) always fit the TEXT column's 65,535 bytes.
+        if let reason, reason.unicodeScalars.count > 16383 { details["reason"] = "Ensure this field has no more than 16383 characters." }
         if let classCode, classCode.isEmpty || classCode.unicodeScalars.count > 10 { details["class_code"] = "Must be an _ActEncounterCode option id." }
         if let sensitivity, !["normal", "high", ""].contains(sensitivity) { details["sensitivity"] = "Must be \"normal\" or \"high\"." }
         if let externalID, externalID.unicodeScalars.count > 20 { details["external_id"] = "Ensure this field has no more than 20 characters." }

@@ -126,7 +126,24 @@ public struct PatientInput: Decodable, Sendable {
         return all.compactMap { field, column, value in value.map { (field, column, $0) } }
     }
 
-    /// Field errors; `requireAll` for create (and PUT): fname, lname, sex, dob.
+    /// The earliest birth date accepted (OpenEMR's date pickers and the Flutter apps never offer an earlier one;
+    /// `0326-07-02` is a typo, not a patient).
+    public static let earliestBirthDate = "1900-01-01"
+
+    /// The input as it is stored: names (`fname`, `mname`, `lname`) and `sex` without surrounding whitespace, as
+    /// OpenEMR's demographics form trims them.
+    public func normalized() -> PatientInput {
+        var copy = self
+        func trim(_ value: String?) -> String? { value?.trimmingCharacters(in: .whitespacesAndNewlines) }
+        copy.fname = trim(fname)
+        copy.mname = trim(mname)
+        copy.lname = trim(lname)
+        copy.sex = trim(sex)
+        return copy
+    }
+
+    /// Field errors; `requireAll` for create (and PUT): fname, lname, sex, dob. The list-backed fields are checked
+    /// against OpenEMR's lists by `OpenEMRLists.check`.
     public func validate(requireAll: Bool) -> [String: String] {
         var details: [String: String] = [:]
         if requireAll {
@@ -137,13 +154,17 @@ public struct PatientInput: Decodable, Sendable {
         for (field, _, value) in textFields {
             // varchar(255) counts code points, not grapheme clusters (a longer value would be cut silently).
             if value.unicodeScalars.count > 255 { details[field] = "Ensure this field has no more than 255 characters." }
-            if ["fname", "lname", "sex"].contains(field), value.trimmingCharacters(in: " ").isEmpty {
+            if ["fname", "lname", "sex"].contains(field), value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 details[field] = "This field may not be blank."
             }
         }
         if let dob, !dob.isEmpty {
             if let date = MariaDBDateTime(parsing: dob), !date.hasTime, date.isValid, !date.isZero {
-                if date.dateString > Self.today() { details["dob"] = "Date of birth cannot be in the future." }
+                if date.dateString > Self.today() {
+                    details["dob"] = "Date of birth cannot be in the future."
+                } else if date.dateString < Self.earliestBirthDate {
+                    details["dob"] = "Date of birth cannot be before \(Self.earliestBirthDate)."
+                }
             } else {
                 details["dob"] = "Date has wrong format. Use YYYY-MM-DD."
             }
@@ -176,7 +197,8 @@ public struct PatientFilter: Sendable {
     public init(query: [String: String]) throws {
         var details: [String: String] = [:]
         search = query["search"].map { $0.trimmingCharacters(in: " ") }.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
-        if let dob = query["dob"] {
+        // An empty filter is no filter (as django-filter ignores `?dob=`); a non-empty bad value is a 400.
+        if let dob = query["dob"], !dob.isEmpty {
             if let date = MariaDBDateTime(parsing: dob), !date.hasTime, date.isValid {
                 self.dob = date.dateString
             } else {
@@ -280,11 +302,24 @@ public struct PatientRepository: Sendable {
     let database: MariaDBClient
     let audit: AuditLogger
     let search: PatientSearch
+    /// OpenEMR's option lists, for the list-backed fields (`sex`).
+    let lists: OpenEMRLists
 
-    public init(database: MariaDBClient, audit: AuditLogger) {
+    public init(database: MariaDBClient, audit: AuditLogger, lists: OpenEMRLists? = nil) {
         self.database = database
         self.audit = audit
         self.search = PatientSearch(database: database, index: PatientSearchIndex(database: database))
+        self.lists = lists ?? OpenEMRLists(database: database)
+    }
+
+    /// Every field error of an input: its own rules, then (when those pass) the list-backed fields against OpenEMR's
+    /// lists. Throws the validation error; returns the normalized input.
+    func validated(_ input: PatientInput, requireAll: Bool, logger: Logger) async throws -> PatientInput {
+        let input = input.normalized()
+        var details = input.validate(requireAll: requireAll)
+        details.merge(try await lists.check(input, logger: logger)) { first, _ in first }
+        if !details.isEmpty { throw OpenEMRError.validation(details) }
+        return input
     }
 
     /// The select of one or more patients by pid (one row per existing pid).
@@ -315,8 +350,7 @@ public struct PatientRepository: Sendable {
     /// `date`/`regdate` = now, `created_by`/`updated_by` = the acting user; the audit row lands in the same transaction.
     public func create(_ input: PatientInput, by identity: Identity, logger: Logger) async throws -> PatientResponse {
         try Self.requireWriter(identity)
-        let details = input.validate(requireAll: true)
-        if !details.isEmpty { throw OpenEMRError.validation(details) }
+        let input = try await validated(input, requireAll: true, logger: logger)
         for attempt in 1...5 {
             do {
                 return try await database.withTransaction(logger: logger) { connection in
@@ -385,8 +419,7 @@ public struct PatientRepository: Sendable {
     ) async throws -> PatientResponse? {
         if identity.role == .patient && identity.pid != pid { return nil }
         try Self.requireWriter(identity)
-        let details = input.validate(requireAll: replacing)
-        if !details.isEmpty { throw OpenEMRError.validation(details) }
+        let input = try await validated(input, requireAll: replacing, logger: logger)
         return try await database.withTransaction(logger: logger) { connection -> PatientResponse? in
             guard let current = try await Self.read(pid: pid, lock: true, on: connection) else { return nil }
             if let ifMatch, !Self.matches(ifMatch, etag: current.etag) {
