@@ -126,7 +126,7 @@ struct Migrate: AsyncParsableCommand {
                 let built = try await index.state(logger: logger)?.built == true
                 if rebuild || !built {
                     let count = try await index.rebuild(logger: logger)
-                    print("built    patient search copy (\(count) patients)")
+                    print("built    patient search copy (\(count ?? 0) patients)")
                 }
                 return report
             }

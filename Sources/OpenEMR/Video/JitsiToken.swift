@@ -2,6 +2,10 @@ import Crypto
 import Foundation
 import _CryptoExtras
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Who a token is for. Every field is a string or a boolean (never null, never a number: Jitsi's client breaks on
 /// those); `email` and `avatar` are left out unless set, because Jitsi broadcasts every user field to every participant.
 public struct JitsiUser: Sendable, Equatable {
