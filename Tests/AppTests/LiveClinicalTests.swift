@@ -133,7 +133,12 @@ extension LiveAppTests {
                 let token = try await client.token("drsmith", "doctor123")
                 let first = try await client.call(.get, "/api/patients/?page_size=30", token: token)
                 #expect(first.status == .ok, "\(first.text)")
-                #expect(first.json["count"].int == total)
+                // Many matches: the count may be a lower bound (issue 18), never above the truth, always beyond this page.
+                if first.json["count_exact"].bool == true {
+                    #expect(first.json["count"].int == total)
+                } else {
+                    #expect(first.json["count_exact"].bool == false && (first.json["count"].int ?? 0) > 30 && (first.json["count"].int ?? .max) <= total)
+                }
                 #expect(first.json["previous"].isNull)
                 #expect(first.json["next"].string == "\(publicURL)/api/patients/?page_size=30&page=2")
                 guard case .array(let results) = first.json["results"] else { Issue.record("no results"); return }
@@ -1118,7 +1123,7 @@ extension LiveAppTests {
                     .object(["count": .string("1"), "next": .null, "results": .array([])]), .object(["$ref": .string("#/components/schemas/PatientPage")]),
                     document: document
                 )
-                #expect(broken.count == 2, "\(broken)")
+                #expect(broken.count == 3, "\(broken)")  // count_exact and previous missing, count a string
             }
         }
 

@@ -129,6 +129,10 @@ enum OpenAPIDocument {
     }
     private static let nullableString = JSONSchema.string(nullable: true)
     private static let nullableInteger = JSONSchema.integer(nullable: true)
+    /// Seconds from `minimum` to a day, as `JitsiSettings.problems` accepts them; null: back to the default.
+    private static func seconds(_ minimum: Int) -> JSONSchema {
+        .integer(nullable: true, maximum: (86400, exclusive: false), minimum: (minimum, exclusive: false))
+    }
     private static func ref(_ name: String) -> JSONSchema { .reference(.component(named: name)) }
     private static func page(_ item: String) -> JSONSchema {
         object(
@@ -429,7 +433,7 @@ enum OpenAPIDocument {
                 [
                     "domain": nullableString, "app_id": nullableString, "app_secret": nullableString, "audience": nullableString, "sub": nullableString,
                     "algorithm": nullableString, "key_id": nullableString, "private_key": nullableString, "recording_enabled": .boolean(nullable: true),
-                    "window_before": nullableInteger, "window_after": nullableInteger, "token_ttl": nullableInteger, "max_duration": nullableInteger,
+                    "window_before": seconds(0), "window_after": seconds(0), "token_ttl": seconds(60), "max_duration": seconds(60),
                 ],
                 required: []
             ),
@@ -456,7 +460,7 @@ enum OpenAPIDocument {
             let status = "(" + TranscriptionStatus.allCases.map(\.rawValue).joined(separator: "|") + ")"
             return .string(description: "Comma-separated statuses", pattern: "^(\(status)(,\(status))*)?$")
         case ("search", "/api/transcriptions/"):
-            return .string(description: "Words (at most 20)", pattern: "^[^A-Za-z0-9]*([A-Za-z0-9]+[^A-Za-z0-9]+){0,19}[A-Za-z0-9]*$")
+            return .string(description: "Words (runs of letters and digits); every one must occur, only the first 20 are used")
         case ("patient", "/api/encounters/"), ("provider", "/api/encounters/"):
             return .string(description: "An id; empty: no filter", pattern: "^([0-9]{1,18})?$")
         case ("patient", _), ("encounter", _), ("provider", _): return id

@@ -506,7 +506,7 @@ public struct TranscriptionFilter: Sendable {
                 }
             }
             if !current.isEmpty { words.append(current) }
-            if words.count > 20 { details["search"] = "Use at most 20 words." }
+            // Only the first 20 words count (as the patient search takes the first five): a longer text is not refused.
             for word in words.prefix(20) {
                 if word.count >= Self.minimumTokenLength { indexedWords.append(word) } else { shortWords.append(word) }
             }
