@@ -2,10 +2,6 @@ import Crypto
 import Foundation
 import _CryptoExtras
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Who a token is for. Every field is a string or a boolean (never null, never a number: Jitsi's client breaks on
 /// those); `email` and `avatar` are left out unless set, because Jitsi broadcasts every user field to every participant.
 public struct JitsiUser: Sendable, Equatable {
@@ -278,14 +274,15 @@ public enum JitsiMintBenchmark {
         public var rs256PerSecond: Double
     }
 
+    /// This thread's CPU time: the first field of Linux's `/proc/thread-self/schedstat` (nanoseconds on a CPU); the wall
+    /// clock elsewhere. (No `timespec`: which C module declares it differs between clean and incremental builds.)
     static func cpuSeconds() -> Double {
-        #if canImport(Glibc)
-        var spec = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-        #else
+        if let text = try? String(contentsOfFile: "/proc/thread-self/schedstat", encoding: .utf8),
+            let first = text.split(separator: " ").first, let nanoseconds = Double(first)
+        {
+            return nanoseconds / 1e9
+        }
         return Date().timeIntervalSince1970
-        #endif
     }
 
     /// Mints `count` HS256 tokens and `count / 20` RS256 tokens (RSA signing is ~100x slower).
