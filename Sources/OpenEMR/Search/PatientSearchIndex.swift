@@ -75,16 +75,15 @@ public struct PatientSearchIndex: Sendable {
 
     public struct State: Sendable {
         public var built: Bool
-        public var watermark: String?
     }
 
     /// Whether the copy is complete and usable (nil when the tables do not exist: migrations not applied).
     public func state(logger: Logger) async throws -> State? {
         do {
             guard let row = try await database.query(
-                "SELECT built_at IS NOT NULL AS built, CAST(synced_until AS CHAR) AS watermark FROM mmt_patient_search_state WHERE id = 1", logger: logger
+                "SELECT built_at IS NOT NULL AS built FROM mmt_patient_search_state WHERE id = 1", logger: logger
             ).first else { return nil }
-            return State(built: try row.decode("built", as: Int.self) == 1, watermark: try row.decode("watermark", as: String?.self))
+            return State(built: try row.decode("built", as: Int.self) == 1)
         } catch let error as MariaDBError where error.serverErrorNumber == 1146 {
             return nil
         }
@@ -283,21 +282,16 @@ public struct PatientSearchSync: Service {
                 return try await index.rebuild(force: false, wait: 0, logger: logger) != nil
             }
             return try await database.withConnection(logger: logger) { connection in
-                let granted = try await connection.query("SELECT GET_LOCK(\(PatientSearchIndex.lockName), 0) AS g").first?.decode("g", as: Int?.self)
-                guard granted == 1 else { return false }
-                do {
+                // Another replica holding the lock is doing this round: skip it (busy → false below).
+                try await connection.withNamedLock(PatientSearchIndex.lockName, timeout: 0, busy: { OpenEMRError.busy }) {
                     let changed = try await index.catchUp(lookback: sweep ? Self.sweepLookback : Self.lookback, logger: logger)
                     if changed > 0 { logger.debug("patient search index caught up", metadata: ["patients": "\(changed)"]) }
                     if sweep { try await index.reconcileDeleted(logger: logger) }
-                } catch {
-                    _ = try? await connection.query("SELECT RELEASE_LOCK(\(PatientSearchIndex.lockName))")
-                    throw error
+                    return true
                 }
-                _ = try? await connection.query("SELECT RELEASE_LOCK(\(PatientSearchIndex.lockName))")
-                return true
             }
         } catch let error as OpenEMRError where error.kind == .unavailable {
-            return false  // another process is building the copy
+            return false  // another process holds the lock (building or catching up)
         } catch {
             logger.warning("patient search index sync failed; will retry", metadata: ["error_kind": "\(type(of: error))"])
             return false
