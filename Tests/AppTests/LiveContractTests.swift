@@ -163,6 +163,11 @@ extension LiveAppTests {
                     .post, "/api/auth/login/", token: nil, contentType: "application/x-www-form-urlencoded; charset=utf-8", body: "username=drsmith&password=nope"
                 )
                 #expect(wrong.status == .unauthorized)
+                // `curl -d '{…}'` sends JSON labelled as a form: read as the JSON it is.
+                let curlStyle = try await client.raw(
+                    .post, "/api/auth/login/", token: nil, contentType: "application/x-www-form-urlencoded", body: " {\"username\":\"drsmith\",\"password\":\"doctor123\"}"
+                )
+                #expect(curlStyle.status == .ok, "\(curlStyle.text)")
                 let blank = try await client.raw(.post, "/api/auth/login/", token: nil, contentType: "application/x-www-form-urlencoded", body: "username=&password=x")
                 #expect(blank.status == .badRequest)
                 #expect(blank.json["error"]["details"]["username"].string != nil)

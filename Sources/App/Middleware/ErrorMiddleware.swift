@@ -99,7 +99,8 @@ public struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
 ///
 /// As Django REST framework's parsers do, a body may be JSON (the default, also when no `Content-Type` is sent),
 /// `application/x-www-form-urlencoded` or `multipart/form-data`; form and multipart fields become a JSON object that
-/// the same decoder and the same validation read (`FormFields`). Any other media type is 415.
+/// the same decoder and the same validation read (`FormFields`). A "form" body that starts with `{` is JSON sent by
+/// `curl -d` without a `Content-Type` and is read as JSON. Any other media type is 415.
 enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         guard let value = try await decodeIfPresent(type, from: request, limit: limit) else {
@@ -146,7 +147,7 @@ enum JSONBody {
 
     /// Like `decode`, but an empty body is nil (an action whose body is optional).
     static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T? {
-        let kind = try kind(of: request.headers[.contentType])
+        var kind = try kind(of: request.headers[.contentType])
         var request = request
         let buffer: ByteBuffer
         do {
@@ -156,8 +157,17 @@ enum JSONBody {
         }
         if buffer.readableBytes == 0 { return nil }
         let decoder = T.self is any JSONKeyed.Type ? JSONCoding.keyedDecoder : JSONCoding.decoder
+        // `curl -d '{…}'` labels a JSON body as a form. No form field of this API starts with `{`, so such a body is
+        // read as the JSON it is rather than as one nameless field.
+        if kind == .form, buffer.readableBytesView.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) == UInt8(ascii: "{") {
+            kind = .json
+        }
         switch kind {
         case .json:
+            // A body type's own reader for the well-formed case; JSONDecoder for the rest and for every error.
+            if let fast = T.self as? any FastJSONDecodable.Type, let value = buffer.withUnsafeReadableBytes({ fast.init(fastJSON: $0) }) as? T {
+                return value
+            }
             do {
                 return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
             } catch let error as DecodingError {

@@ -67,7 +67,7 @@ public struct TranscriptionSegment: Sendable, Equatable {
 }
 
 /// A segment as a client sends it; every field optional so that all mistakes are reported at once.
-public struct TranscriptionSegmentInput: JSONKeyed, Sendable {
+public struct TranscriptionSegmentInput: JSONKeyed, Sendable, Equatable {
     var order: Int?
     var startMs: Int?
     var endMs: Int?
@@ -82,7 +82,7 @@ public struct TranscriptionSegmentInput: JSONKeyed, Sendable {
 
 /// The writable fields of a transcription, from a JSON body. A field that was not sent is nil; `sent` tells a PATCH
 /// which nullable fields were sent as `null`.
-public struct TranscriptionInput: JSONKeyed, Sendable {
+public struct TranscriptionInput: JSONKeyed, FastJSONDecodable, Sendable, Equatable {
     var pid: Int?
     var encounter: Int?
     var providerId: Int?
@@ -104,6 +104,90 @@ public struct TranscriptionInput: JSONKeyed, Sendable {
         durationMs = try c.decodeIfPresent(Int.self, forKey: .durationMs)
         sentDuration = c.contains(.durationMs)
         segments = try c.decodeIfPresent([TranscriptionSegmentInput].self, forKey: .segments)
+    }
+
+    /// The fast path of `init(from:)` for well-formed bodies (`FastJSONDecodable`): the same values, nil for anything
+    /// `JSONDecoder` should judge.
+    public init?(fastJSON bytes: UnsafeRawBufferPointer) {
+        var reader = JSONPullReader(bytes)
+        guard reader.consume(UInt8(ascii: "{")) else { return nil }
+        var seen: UInt8 = 0
+        var first = true
+        while true {
+            guard let next = reader.nextKey(first: &first) else { return nil }
+            guard let key = next else { break }
+            let bit: UInt8
+            switch key {
+            case "pid": bit = 1
+            case "encounter": bit = 2
+            case "provider_id": bit = 4
+            case "language": bit = 8
+            case "duration_ms": bit = 16
+            case "segments": bit = 32
+            default:
+                guard reader.skipValue() else { return nil }
+                continue
+            }
+            guard seen & bit == 0 else { return nil }  // a repeated key: JSONDecoder's call
+            seen |= bit
+            if reader.consumeNull() {
+                if bit == 16 { sentDuration = true }
+                continue
+            }
+            switch bit {
+            case 1: guard let value = reader.int() else { return nil }; pid = value
+            case 2: guard let value = reader.int() else { return nil }; encounter = value
+            case 4: guard let value = reader.int() else { return nil }; providerId = value
+            case 8: guard let value = reader.string() else { return nil }; language = value
+            case 16: guard let value = reader.int() else { return nil }; durationMs = value; sentDuration = true
+            default:
+                guard let value = Self.fastSegments(&reader) else { return nil }
+                segments = value
+            }
+        }
+        guard reader.atDocumentEnd() else { return nil }
+    }
+
+    private static func fastSegments(_ reader: inout JSONPullReader) -> [TranscriptionSegmentInput]? {
+        guard reader.consume(UInt8(ascii: "[")) else { return nil }
+        var result: [TranscriptionSegmentInput] = []
+        var first = true
+        while true {
+            guard let more = reader.nextElement(first: &first) else { return nil }
+            guard more else { return result }
+            guard reader.consume(UInt8(ascii: "{")) else { return nil }
+            var segment = TranscriptionSegmentInput()
+            var seen: UInt8 = 0
+            var firstKey = true
+            while true {
+                guard let next = reader.nextKey(first: &firstKey) else { return nil }
+                guard let key = next else { break }
+                let bit: UInt8
+                switch key {
+                case "order": bit = 1
+                case "start_ms": bit = 2
+                case "end_ms": bit = 4
+                case "speaker": bit = 8
+                case "text": bit = 16
+                case "confidence": bit = 32
+                default:
+                    guard reader.skipValue() else { return nil }
+                    continue
+                }
+                guard seen & bit == 0 else { return nil }
+                seen |= bit
+                if reader.consumeNull() { continue }
+                switch bit {
+                case 1: guard let value = reader.int() else { return nil }; segment.order = value
+                case 2: guard let value = reader.int() else { return nil }; segment.startMs = value
+                case 4: guard let value = reader.int() else { return nil }; segment.endMs = value
+                case 8: guard let value = reader.string() else { return nil }; segment.speaker = value
+                case 16: guard let value = reader.string() else { return nil }; segment.text = value
+                default: guard let value = reader.double() else { return nil }; segment.confidence = value
+                }
+            }
+            result.append(segment)
+        }
     }
 
     public init(pid: Int?, encounter: Int?, providerId: Int? = nil, language: String? = nil, durationMs: Int? = nil, segments: [TranscriptionSegment]?) {
@@ -319,6 +403,8 @@ public struct Transcription: Sendable, Equatable {
         reviewed_by, reviewed_at, rejection_reason, audio_file, audio_content_type, audio_bytes, audio_sha256, audio_uploaded_at, form_dir, form_id, \
         forms_id, form_uuid, note_type, integrated_by, integrated_at, version
         """
+    /// `columns` with an empty `full_text`.
+    static let columnsWithoutText = columns.replacing("full_text", with: "'' AS full_text")
 
     init(row: MariaDBRow) throws {
         id = try row.decode("id", as: Int.self)

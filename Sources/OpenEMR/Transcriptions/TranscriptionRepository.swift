@@ -62,8 +62,10 @@ public struct TranscriptionRepository: Sendable {
     }
 
     /// The row (and its segments) on a connection; `lock` takes the row lock for a write.
-    static func read(id: Int, segments: Bool, lock: Bool = false, on connection: MariaDBConnection) async throws -> Transcription? {
-        let select = MariaDBQuery("SELECT \(unescaped: Transcription.columns) FROM mmt_transcriptions WHERE id = \(id)\(unescaped: lock ? " FOR UPDATE" : "")")
+    /// `text: false` leaves `full_text` empty (a writer that has just written it knows it; it can be 200 KB).
+    static func read(id: Int, segments: Bool, text: Bool = true, lock: Bool = false, on connection: MariaDBConnection) async throws -> Transcription? {
+        let columns = text ? Transcription.columns : Transcription.columnsWithoutText
+        let select = MariaDBQuery("SELECT \(unescaped: columns) FROM mmt_transcriptions WHERE id = \(id)\(unescaped: lock ? " FOR UPDATE" : "")")
         guard segments else { return try await connection.query(select).first.map(Transcription.init(row:)) }
         let results = try await connection.queries([
             select,
@@ -115,7 +117,10 @@ public struct TranscriptionRepository: Sendable {
                 [AuditEvent("patient-record-insert", category: Self.category, by: identity, patientID: pid, comments: "mmt_transcriptions insert id \(id) (\(segments.count) segments) via emr-bridge")],
                 on: connection
             )
-            guard var created = try await Self.read(id: id, segments: false, on: connection) else { throw OpenEMRError.inconsistent("transcription not readable after insert") }
+            guard var created = try await Self.read(id: id, segments: false, text: false, on: connection) else {
+                throw OpenEMRError.inconsistent("transcription not readable after insert")
+            }
+            created.fullText = fullText
             created.segments = segments
             return created
         }
