@@ -356,6 +356,20 @@ extension LiveAppTests {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal, "the import finished before it could be killed")
+            // The killed run's row still says `running`; once its last progress report is older than the limit, every
+            // reader sees it as failed (the clock is moved by ageing the row, not by waiting a minute).
+            let store = ImportRunStore(database: database.client)
+            let runID = try #require(try await database.int("SELECT MAX(id) AS v FROM mmt_import_runs WHERE source = 'kill'"))
+            let fresh = try #require(try await store.find(runID, logger: database.logger))
+            #expect(fresh.state == .running && fresh.error == nil)
+            try await database.client.query(
+                "UPDATE mmt_import_runs SET updated_at = UTC_TIMESTAMP() - INTERVAL \(ImportRun.staleAfterSeconds + 5) SECOND WHERE id = \(runID)",
+                logger: database.logger
+            )
+            let dead = try #require(try await store.find(runID, logger: database.logger))
+            #expect(dead.state == .failed && dead.error?.hasPrefix("stopped:") == true, "\(dead)")
+            let listed = try await store.list(page: PageRequest(page: 1, size: 100), logger: database.logger).items.first { $0.id == runID }
+            #expect(listed?.state == .failed)
             let atKill = try await Self.count("SELECT COUNT(*) AS v FROM mmt_encounter_imports WHERE source = 'kill'")
             #expect(atKill > 0 && atKill < total, "killed after \(atKill) rows")
             // Every mapped row has its encounter (the mapping row is in the encounter's transaction).

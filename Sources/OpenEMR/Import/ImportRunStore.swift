@@ -38,9 +38,17 @@ public struct ImportRun: Sendable, Encodable, Equatable {
         case rejectedRows = "rejected_rows"
     }
 
+    /// A process running an import saves its counts every second; a run not heard of for this long has lost its
+    /// process (killed, crashed, its machine gone) and is shown as `failed`. Nothing else can resume it: the input
+    /// is the caller's, and running it again imports only what is missing.
+    public static let staleAfterSeconds = 60
+    static let staleReason = "stopped: the process running this import ended without finishing it (no progress for over \(staleAfterSeconds) s); run the same input again: rows already imported are skipped"
+    static let stale = "(state IN ('queued', 'running') AND COALESCE(updated_at, created_at) < UTC_TIMESTAMP() - INTERVAL \(staleAfterSeconds) SECOND)"
+
     static let columns = """
-        id, source, format, origin, state, dry_run, strict, created_by, created_at, started_at, updated_at, finished_at, bytes_total, bytes_read,
-        rows_read, imported, already_imported, conflicts, rejected, error, TIMESTAMPDIFF(MICROSECOND, started_at, COALESCE(finished_at, updated_at)) AS micros
+        id, source, format, origin, IF(\(stale), 'failed', state) AS state, dry_run, strict, created_by, created_at, started_at, updated_at, finished_at, \
+        bytes_total, bytes_read, rows_read, imported, already_imported, conflicts, rejected, IF(\(stale), '\(staleReason)', error) AS error, \
+        TIMESTAMPDIFF(MICROSECOND, started_at, COALESCE(finished_at, updated_at)) AS micros
         """
 
     init(row: MariaDBRow) throws {
