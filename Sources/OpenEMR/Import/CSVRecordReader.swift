@@ -176,7 +176,7 @@ public struct CSVRecordReader: ImportRecordReader {
                 var record = ImportRecord(line: start)
                 for (index, value) in values.enumerated() {
                     guard let field = columns[index] else { continue }
-                    record[field] = value.trimmingCharacters(in: CharacterSet.whitespaces)
+                    record[field] = value.trimmingWhitespace()
                 }
                 return .record(record)
             }
@@ -275,7 +275,7 @@ public struct CSVRecordReader: ImportRecordReader {
                     }
                 }
             }
-            guard let text = String(validating: field, as: UTF8.self) else {
+            guard let text = field.withUnsafeBufferPointer({ String(utf8Bytes: $0) }) else {
                 return try malformed("not valid UTF-8.", skipLine: !ended)
             }
             fields.append(text)

@@ -414,9 +414,11 @@ struct BatchWriter: Sendable {
         }
         let source = self.source, runID = self.runID
         let rows = valid.map(\.0)
+        // The numbers first, in their own statement: parallel writers then hold the `sequences` row only for it.
+        let numbers = try await EncounterRepository.reserveNumbers(valid.count, on: connection)
         _ = try await connection.withTransaction { connection in
             try await EncounterRepository.write(
-                valid.map(\.1), by: identity, on: connection, audit: audit, note: " import", extra: { written in
+                valid.map(\.1), by: identity, on: connection, audit: audit, note: " import", numbers: numbers, extra: { written in
                     var inserts: [MariaDBQuery] = []
                     for range in EncounterRepository.chunks(written.count) {
                         var insert: MariaDBQuery =

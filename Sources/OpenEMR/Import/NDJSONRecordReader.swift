@@ -70,7 +70,7 @@ public struct NDJSONRecordReader: ImportRecordReader {
             guard let text = Self.text(value) else {
                 return .malformed(ImportRejection(line: line, field: key, reason: "Must be a string or a number.", externalID: Self.text(object["external_id"] ?? "")))
             }
-            record[field] = text.trimmingCharacters(in: .whitespaces)
+            record[field] = text.trimmingWhitespace()
         }
         return .record(record)
     }

@@ -503,6 +503,21 @@ public struct EncounterRepository: Sendable {
     /// Multi-row statements go in chunks of these sizes, so their texts stay few and stay prepared.
     static let chunkSizes = [500, 100, 20, 5, 1]
 
+    static func numberBlock(_ count: Int) -> [MariaDBQuery] {
+        ["UPDATE sequences SET id = LAST_INSERT_ID(id + \(count))", "SELECT LAST_INSERT_ID() AS id"]
+    }
+
+    /// Reserves a block of `count` encounter numbers in its own short statement, outside any transaction, as OpenEMR's
+    /// `GenID` takes one: the `sequences` row is locked only for that statement, so parallel batches do not queue on
+    /// it until their commits. A batch that fails after this leaves a gap in the numbers, as a failed OpenEMR form does.
+    public static func reserveNumbers(_ count: Int, on connection: MariaDBConnection) async throws -> ClosedRange<Int> {
+        let results = try await connection.queries(numberBlock(count))
+        guard let last = try results.last?.first?.decode("id", as: Int.self), last >= count else {
+            throw OpenEMRError.inconsistent("sequences did not return a number")
+        }
+        return (last - count + 1)...last
+    }
+
     static func chunks(_ count: Int) -> [Range<Int>] {
         var ranges: [Range<Int>] = []
         var start = 0
@@ -520,7 +535,8 @@ public struct EncounterRepository: Sendable {
     /// 1. one uuid per encounter, registered in `uuid_registry` (multi-row; its primary key and
     ///    `form_encounter.uuid`'s unique key turn a collision into a duplicate-key error, which rolls back the batch);
     /// 2. a block of N encounter numbers from `sequences` (`UPDATE sequences SET id = LAST_INSERT_ID(id + N)` on this
-    ///    connection: OpenEMR's own `GenID` takes the next number after the block, or waits for this transaction);
+    ///    connection: OpenEMR's own `GenID` takes the next number after the block, or waits for this transaction), or
+    ///    the block `numbers` reserved beforehand (`reserveNumbers`);
     /// 3. the `form_encounter` rows (multi-row) and 4. the `newpatient` `forms` rows pointing at `form_encounter.id`;
     /// 5. one audit entry for the batch (`patient-record-insert`, `Encounter Form`).
     ///
@@ -528,7 +544,7 @@ public struct EncounterRepository: Sendable {
     @discardableResult
     public static func write(
         _ rows: [ResolvedEncounter], by identity: Identity, on connection: MariaDBConnection, audit: AuditLogger, note: String = "",
-        extra: (([WrittenEncounter]) -> [MariaDBQuery])? = nil
+        numbers reserved: ClosedRange<Int>? = nil, extra: (([WrittenEncounter]) -> [MariaDBQuery])? = nil
     ) async throws -> [WrittenEncounter] {
         guard !rows.isEmpty else { return [] }
         let count = rows.count
@@ -550,13 +566,19 @@ public struct EncounterRepository: Sendable {
             statements.append(insert)
         }
         // 2. The block of numbers: first = LAST_INSERT_ID() - N + 1.
-        statements.append("UPDATE sequences SET id = LAST_INSERT_ID(id + \(count))")
-        statements.append("SELECT LAST_INSERT_ID() AS id")
-        let results = try await connection.queries(statements)
-        guard let last = try results.last?.first?.decode("id", as: Int.self), last >= count else {
-            throw OpenEMRError.inconsistent("sequences did not return a number")
+        let first: Int, last: Int
+        if let reserved {
+            guard reserved.count == count else { throw OpenEMRError.inconsistent("reserved \(reserved.count) encounter numbers for \(count) rows") }
+            try await connection.queries(statements)
+            (first, last) = (reserved.lowerBound, reserved.upperBound)
+        } else {
+            statements += Self.numberBlock(count)
+            let results = try await connection.queries(statements)
+            guard let end = try results.last?.first?.decode("id", as: Int.self), end >= count else {
+                throw OpenEMRError.inconsistent("sequences did not return a number")
+            }
+            (first, last) = (end - count + 1, end)
         }
-        let first = last - count + 1
         let written = (0..<count).map { WrittenEncounter(encounter: first + $0, uuid: uuids[$0], pid: rows[$0].pid) }
 
         // 3. form_encounter.
@@ -578,18 +600,36 @@ public struct EncounterRepository: Sendable {
             statements.append(insert)
         }
         let inserted = try await connection.queries(statements)
-        // 4. forms rows `newpatient`, form_id = form_encounter.id: read back from the rows just written (ids of one
-        //    statement only grow, so `id >= the first id` with the block's numbers finds exactly them).
+        // 4. forms rows `newpatient`, form_id = form_encounter.id: the ids read back from the rows just written (ids of
+        //    one statement only grow, so `id >= the first id` with the block's numbers finds exactly them). A plain
+        //    read, not `INSERT … SELECT`: that would take shared locks on every later row of form_encounter, other
+        //    writers' uncommitted rows included, and make parallel batches wait for each other.
         let firstID = inserted.map { Int64($0.lastInsertID) }.min() ?? 0
         let userName = identity.role == .provider || identity.role == .admin || identity.role == .staff ? identity.username : "emr-bridge"
-        statements = [
-            """
-            INSERT INTO forms (date, encounter, form_name, form_id, pid, user, groupname, authorized, deleted, formdir, therapy_group_id)
-            SELECT date, encounter, 'New Patient Encounter', id, pid, \(userName), \(identity.groupName.isEmpty ? "Default" : identity.groupName), 1, 0,
-                   'newpatient', NULL
-            FROM form_encounter WHERE id >= \(firstID) AND encounter BETWEEN \(first) AND \(last) ORDER BY id
-            """
-        ]
+        let groupName = identity.groupName.isEmpty ? "Default" : identity.groupName
+        let ids = try await connection.query(
+            "SELECT id, encounter FROM form_encounter WHERE id >= \(firstID) AND encounter BETWEEN \(first) AND \(last) ORDER BY id"
+        )
+        guard ids.rows.count == count else { throw OpenEMRError.inconsistent("form_encounter rows of the batch not found after insert") }
+        var formID = [Int](repeating: 0, count: count)
+        for row in ids.rows {
+            let encounter = try row.decode("encounter", as: Int.self)
+            formID[encounter - first] = try row.decode("id", as: Int.self)
+        }
+        statements = []
+        for range in chunks(count) {
+            var insert: MariaDBQuery =
+                "INSERT INTO forms (date, encounter, form_name, form_id, pid, user, groupname, authorized, deleted, formdir, therapy_group_id) VALUES "
+            for index in range {
+                insert.append(
+                    """
+                    \(unescaped: index == range.lowerBound ? "" : ", ")(\(rows[index].date), \(first + index), 'New Patient Encounter', \(formID[index]), \
+                    \(rows[index].pid), \(userName), \(groupName), 1, 0, 'newpatient', NULL)
+                    """
+                )
+            }
+            statements.append(insert)
+        }
         statements += extra?(written) ?? []
         try await connection.queries(statements)
         // 5. One audit entry, in the same transaction.

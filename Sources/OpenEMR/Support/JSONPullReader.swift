@@ -89,17 +89,14 @@ public struct JSONPullReader {
         guard consume(0x22) else { return nil }
         let start = index
         var plain = true
-        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == 0x22 {
                 let body = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                // ASCII needs no validation (and `String(decoding:)` is much cheaper than `String(validating:)`).
-                if plain { return ascii ? String(decoding: body, as: UTF8.self) : String(validating: body, as: UTF8.self) }
+                if plain { return String(utf8Bytes: body.assumingMemoryBound(to: UInt8.self)) }
                 return Self.unescape(body)
             }
-            if byte >= 0x80 { ascii = false }
             if byte == 0x5C {
                 plain = false
                 index += 2  // the escape's first character can never be a closing quote
