@@ -23,6 +23,7 @@ public func buildApplication(
     let router = buildRouter(services: services, metrics: metrics)
     var app = Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "emr-bridge"),
         services: [database] + services.backgroundServices,
         logger: logger

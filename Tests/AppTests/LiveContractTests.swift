@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -69,6 +70,21 @@ extension LiveAppTests {
                 let response = try await client.send(HTTPRequest.Method("TRACE") ?? .get, "/api/auth/user/")
                 #expect(response.status == .methodNotAllowed)
                 #expect(response.headers[.allow] == "GET, HEAD")
+            }
+        }
+
+        /// `Expect: 100-continue` gets its interim answer before the client sends the body (curl waits a second for it on
+        /// every body over 1 MiB otherwise), then the final answer.
+        @Test func expectContinueIsAnswered() async throws {
+            let database = try LiveDatabase.require()
+            try await database.withApp(setup: .live) { client in
+                let port = try #require(client.port)
+                let body = #"{"username":"drsmith","password":"doctor123"}"#
+                let head = "POST /api/auth/login/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n"
+                let (interim, final) = try RawHTTP.exchange(port: port, head: head, bodyAfterInterim: body)
+                #expect(interim.hasPrefix("HTTP/1.1 100 Continue"), "\(interim)")
+                #expect(final.hasPrefix("HTTP/1.1 200"), "\(final)")
+                #expect(final.contains("\"token\""))
             }
         }
 
@@ -367,4 +383,45 @@ struct ContractUnitTests {
 
 extension JSONValue: ExpressibleByStringLiteral {
     init(stringLiteral value: String) { self = .string(value) }
+}
+
+/// A blocking HTTP/1.1 exchange over a plain socket, for what a test client hides (interim responses).
+enum RawHTTP {
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    /// Sends `head`, reads what arrives within 3 s (the interim answer, or nothing), sends the body, reads the rest.
+    static func exchange(port: Int, head: String, bodyAfterInterim body: String) throws -> (interim: String, final: String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw Failure(description: "connect") }
+        func send(_ text: String) {
+            let bytes = Array(text.utf8)
+            _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        }
+        func receive() -> String {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        }
+        send(head)
+        let interim = receive()
+        send(body)
+        var final = ""
+        for _ in 0..<20 where !final.contains("\r\n\r\n{") && !final.contains("}") {
+            let more = receive()
+            if more.isEmpty { break }
+            final += more
+        }
+        return (interim, final)
+    }
 }
