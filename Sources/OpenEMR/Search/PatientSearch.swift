@@ -102,12 +102,21 @@ public struct PatientSearch: Sendable {
             ).rows.map { try $0.decode("pid", as: Int.self) }
             return (pids, count, true, resolved)
         }
+        // Numbers (pubpids, phone digits) and e-mail addresses match few patients: their probes come before the scan,
+        // which would read its whole budget without filling a page.
+        let selective = filter.words.filter(Self.looksSelective).sorted(by: { $0.count > $1.count })
+        for word in selective {
+            let pids = try await connection.query(Self.matches(of: word, limit: probeLimit + 1)).rows.map { try $0.decode("pid", as: Int.self) }
+            if pids.count <= probeLimit {
+                return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids))", filter, page: page, on: connection)
+            }
+        }
         // Common words fill a page within the first rows of an ordered scan: try that first, briefly.
         if filter.orderIndex != nil, let found = try await scan(predicate, order: order, hint: hint, page: page, budget: quickBudget, on: connection) {
             return try Self.scanned(found, page: page)
         }
         // Longer words match fewer patients, usually: probe them first.
-        for word in filter.words.sorted(by: { $0.count > $1.count }) {
+        for word in filter.words.sorted(by: { $0.count > $1.count }) where !selective.contains(word) {
             let pids = try await connection.query(Self.matches(of: word, limit: probeLimit + 1)).rows.map { try $0.decode("pid", as: Int.self) }
             if pids.count <= probeLimit {
                 return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids))", filter, page: page, on: connection)
@@ -122,6 +131,11 @@ public struct PatientSearch: Sendable {
             return try await checked(joining: Self.matches(of: longest, limit: nil), filter, page: page, on: connection)
         }
         return try Self.scanned(try await scan(predicate, order: order, hint: hint, page: page, budget: nil, on: connection) ?? [], page: page)
+    }
+
+    /// A word that is probably rare: three or more digits (a pubpid, part of a phone number) or an e-mail address.
+    static func looksSelective(_ word: Substring) -> Bool {
+        word.contains("@") || word.utf8.reduce(0) { $0 + ((0x30...0x39).contains($1) ? 1 : 0) } >= 3
     }
 
     /// The patients born that day, when they are at most `dateLimit`.
