@@ -102,7 +102,7 @@ public struct PatientSearch: Sendable {
             ).rows.map { try $0.decode("pid", as: Int.self) }
             return (pids, count, true, resolved)
         }
-        // Numbers (pubpids, phone digits) and e-mail addresses match few patients: their probes come before the scan,
+        // Long numbers (pubpids, phone numbers) and e-mail addresses match few patients: their probes come before the scan,
         // which would read its whole budget without filling a page.
         let selective = filter.words.filter(Self.looksSelective).sorted(by: { $0.count > $1.count })
         for word in selective {
@@ -133,9 +133,11 @@ public struct PatientSearch: Sendable {
         return try Self.scanned(try await scan(predicate, order: order, hint: hint, page: page, budget: nil, on: connection) ?? [], page: page)
     }
 
-    /// A word that is probably rare: three or more digits (a pubpid, part of a phone number) or an e-mail address.
+    /// A word that is probably rare: five or more digits (a pubpid, most of a phone number) or an e-mail address.
+    /// Three or four digits start the suffixes of about one phone number in 60 or 600 (an area code, a local prefix):
+    /// the quick ordered scan fills a page with those sooner than a probe could collect them.
     static func looksSelective(_ word: Substring) -> Bool {
-        word.contains("@") || word.utf8.reduce(0) { $0 + ((0x30...0x39).contains($1) ? 1 : 0) } >= 3
+        word.contains("@") || word.utf8.reduce(0) { $0 + ((0x30...0x39).contains($1) ? 1 : 0) } >= 5
     }
 
     /// The patients born that day, when they are at most `dateLimit`.
