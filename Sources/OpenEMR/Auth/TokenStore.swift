@@ -157,7 +157,14 @@ public struct TokenStore: Sendable {
     /// handler can run it in the same database hop as its own query, or for a batch of requests at once.
     public static func lookup(hashes: [[UInt8]]) -> MariaDBQuery {
         """
-        SELECT t.token_hash, t.kind, t.user_id, t.pid, t.username, t.role, t.groupname, t.fname, t.lname, t.facility_id, t.source,
+        SELECT \(fragment: identityColumns)
+        \(fragment: identityFrom(hashes: hashes)) AND t.revoked_at IS NULL AND t.expires_at > UTC_TIMESTAMP()
+        """
+    }
+
+    /// What `identity(from:hash:)` reads of a token row: the token and OpenEMR's state of its account.
+    static let identityColumns: MariaDBQuery = """
+        t.token_hash, t.kind, t.user_id, t.pid, t.username, t.role, t.groupname, t.fname, t.lname, t.facility_id, t.source,
                t.session_id, (t.last_used_at IS NULL OR t.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND) AS touch,
                u.active, u.authorized, u.see_auth, p.allow_patient_portal,
                (t.credential_sha IS NULL OR t.credential_sha = SHA2(CASE t.kind
@@ -166,16 +173,68 @@ public struct TokenStore: Sendable {
                                           AND BINARY o.portal_login_username = BINARY t.username)
                    END, 256)) AS credential_ok,
                (SELECT TIMESTAMPDIFF(SECOND, st.last_updated, NOW()) FROM session_tracker st WHERE st.uuid = t.session_tracker_uuid) AS session_idle
+        """
+
+    static func identityFrom(hashes: [[UInt8]]) -> MariaDBQuery {
+        """
         FROM mmt_api_tokens t
         LEFT JOIN users u ON t.kind = 'user' AND u.id = t.user_id AND BINARY u.username = BINARY t.username
         LEFT JOIN patient_data p ON t.kind = 'patient' AND p.pid = t.pid
-        WHERE t.token_hash IN (\(paddedList: hashes)) AND t.revoked_at IS NULL AND t.expires_at > UTC_TIMESTAMP()
+        WHERE t.token_hash IN (\(paddedList: hashes))
         """
     }
 
+    /// Why a token no longer opens anything.
+    public enum Ended: String, Sendable {
+        /// Signed out or revoked (or already purged, which only happens to ended tokens).
+        case revoked = "token_revoked"
+        case expired = "token_expired"
+        /// OpenEMR no longer allows its account: user deactivated, password changed, portal access withdrawn, the
+        /// bridged OpenEMR session over, or the demo guest off.
+        case refused = "token_refused"
+    }
+
+    /// The state of one token for `states(of:)`.
+    public enum State: Sendable, Equatable {
+        /// Still accepted; it expires in this many seconds (on the database's clock).
+        case live(expiresIn: Int)
+        case ended(Ended)
+    }
+
+    /// The state of many tokens in ONE statement, by the rule of `identity(forHash:)` (so a token ends here exactly
+    /// when a request with it would be refused), without recording a use. For the event streams' poller, which
+    /// checks the tokens of all its open streams together once per interval.
+    public func states(of hashes: [[UInt8]], logger: Logger) async throws -> [[UInt8]: State] {
+        guard !hashes.isEmpty else { return [:] }
+        let rows = try await database.query(
+            """
+            SELECT \(fragment: Self.identityColumns), (t.revoked_at IS NOT NULL) AS revoked,
+                   TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), t.expires_at) AS expires_in
+            \(fragment: Self.identityFrom(hashes: hashes))
+            """,
+            logger: logger
+        ).rows
+        var states: [[UInt8]: State] = [:]
+        for hash in hashes { states[hash] = .ended(.revoked) }
+        for row in rows {
+            let hash = try row.decode("token_hash", as: [UInt8].self)
+            let expiresIn = try row.decode("expires_in", as: Int?.self) ?? 0
+            if try row.decode("revoked", as: Int.self) == 1 {
+                states[hash] = .ended(.revoked)
+            } else if expiresIn <= 0 {
+                states[hash] = .ended(.expired)
+            } else if try await identity(from: row, hash: hash, touch: false, logger: logger) == nil {
+                states[hash] = .ended(.refused)
+            } else {
+                states[hash] = .live(expiresIn: expiresIn)
+            }
+        }
+        return states
+    }
+
     /// The identity for a row of `lookup(hashes:)`, or nil when OpenEMR no longer allows it; records the use at most
-    /// once a minute.
-    public func identity(from row: MariaDBRow, hash: [UInt8], logger: Logger) async throws -> Identity? {
+    /// once a minute (unless `touch` is false).
+    public func identity(from row: MariaDBRow, hash: [UInt8], touch: Bool = true, logger: Logger) async throws -> Identity? {
         guard var role = Identity.Role(rawValue: try row.decode("role", as: String.self)) else { return nil }
         let kind = try row.decode("kind", as: String.self)
         switch kind {
@@ -195,7 +254,7 @@ public struct TokenStore: Sendable {
         if try row.decode("source", as: String.self) == "openemr-session" {
             guard try await sessionIsLive(row, portal: kind == "patient", logger: logger) else { return nil }
         }
-        if try row.decode("touch", as: Int.self) == 1 {
+        if touch, try row.decode("touch", as: Int.self) == 1 {
             try await database.query("UPDATE mmt_api_tokens SET last_used_at = UTC_TIMESTAMP() WHERE token_hash = \(hash)", logger: logger)
         }
         return Identity(
