@@ -89,6 +89,9 @@ public struct JitsiSigner: Sendable {
     let headerSegment: [UInt8]
     /// `{"aud":…,"iss":…,"sub":…,"room":`: the payload's start, the same for every token of these settings.
     let payloadPrefix: [UInt8]
+    /// The `features` objects every visit token carries (`JitsiClaims.features(moderator:recording:)`, four of them),
+    /// written once; other feature lists are written per token.
+    let standardFeatures: [(features: [(key: String, value: Bool)], json: [UInt8])]
 
     public init(settings: JitsiSettings) throws {
         self.settings = settings
@@ -128,6 +131,36 @@ public struct JitsiSigner: Sendable {
         prefix.string(settings.subClaim)
         prefix.raw(",\"room\":")
         payloadPrefix = prefix.bytes
+        standardFeatures = [(true, true), (true, false), (false, true), (false, false)].map { moderator, recording in
+            let features = JitsiClaims.features(moderator: moderator, recording: recording)
+            var json = JSONWriter(capacity: 320)
+            Self.write(features, into: &json)
+            return (features, json.bytes)
+        }
+    }
+
+    /// `{"key":bool,…}`.
+    static func write(_ features: [(key: String, value: Bool)], into json: inout JSONWriter) {
+        json.raw("{")
+        for (index, feature) in features.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.string(feature.key)
+            if feature.value { json.raw(":true") } else { json.raw(":false") }
+        }
+        json.raw("}")
+    }
+
+    /// The JSON of `features`: a standard list's prepared text (compared key by key), else written now.
+    func write(features: [(key: String, value: Bool)], into json: inout JSONWriter) {
+        for standard in standardFeatures where standard.features.count == features.count {
+            var same = true
+            for index in features.indices where features[index].key != standard.features[index].key || features[index].value != standard.features[index].value {
+                same = false
+                break
+            }
+            if same { return json.raw(standard.json) }
+        }
+        Self.write(features, into: &json)
     }
 
     /// The public key (PEM) that verifies this signer's RS256 tokens; nil for HS256.
@@ -164,13 +197,9 @@ public struct JitsiSigner: Sendable {
         } else {
             json.raw(",\"moderator\":false,\"affiliation\":\"member\"}")
         }
-        json.raw(",\"features\":{")
-        for (index, feature) in claims.features.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.string(feature.key)
-            if feature.value { json.raw(":true") } else { json.raw(":false") }
-        }
-        json.raw("}}}")
+        json.raw(",\"features\":")
+        write(features: claims.features, into: &json)
+        json.raw("}}")
         return json.bytes
     }
 
@@ -224,6 +253,10 @@ public struct JitsiSigner: Sendable {
 /// base64url without padding (RFC 7515 §2), as JWTs use it.
 public enum Base64URL {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    /// Every 12-bit value's two characters, as they lie in memory (8 KiB): one lookup per two characters.
+    private static let pairs: [UInt16] = (0..<4096).map { value in
+        UInt16(alphabet[value >> 6]) | UInt16(alphabet[value & 63]) << 8
+    }
 
     /// The length of the encoding of `count` bytes (no padding).
     public static func encodedCount(_ count: Int) -> Int { (count * 4 + 2) / 3 }
@@ -248,17 +281,19 @@ public enum Base64URL {
     public static func encode(_ source: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
         let length = source.count
         precondition(start >= 0 && start + encodedCount(length) <= output.count, "base64url output too small")
-        return alphabet.withUnsafeBufferPointer { table in
-            var index = 0, out = start
+        guard length > 0, let base = output.baseAddress else { return start }
+        let destination = UnsafeMutableRawPointer(base)
+        var index = 0, out = start
+        pairs.withUnsafeBufferPointer { pairs in
             while index + 3 <= length {
-                let value = UInt32(source[index]) << 16 | UInt32(source[index + 1]) << 8 | UInt32(source[index + 2])
-                output[out] = table[Int(value >> 18 & 63)]
-                output[out + 1] = table[Int(value >> 12 & 63)]
-                output[out + 2] = table[Int(value >> 6 & 63)]
-                output[out + 3] = table[Int(value & 63)]
+                let value = Int(source[index]) << 16 | Int(source[index + 1]) << 8 | Int(source[index + 2])
+                destination.storeBytes(of: pairs[value >> 12].littleEndian, toByteOffset: out, as: UInt16.self)
+                destination.storeBytes(of: pairs[value & 0xFFF].littleEndian, toByteOffset: out + 2, as: UInt16.self)
                 index += 3
                 out += 4
             }
+        }
+        return alphabet.withUnsafeBufferPointer { table in
             let rest = length - index
             if rest == 1 {
                 let value = UInt32(source[index]) << 16
