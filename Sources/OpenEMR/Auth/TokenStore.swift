@@ -201,8 +201,8 @@ public struct TokenStore: Sendable {
         case ended(Ended)
     }
 
-    /// The state of many tokens in ONE statement, by the rule of `identity(forHash:)` (so a token ends here exactly
-    /// when a request with it would be refused), without recording a use. For the event streams' poller, which
+    /// The state of many tokens in ONE statement, by the rule of `identity(forHash:)` (`acceptedRole`: so a token
+    /// ends here exactly when a request with it would be refused), without recording a use. For the event streams' poller, which
     /// checks the tokens of all its open streams together once per interval.
     public func states(of hashes: [[UInt8]], logger: Logger) async throws -> [[UInt8]: State] {
         guard !hashes.isEmpty else { return [:] }
@@ -223,7 +223,7 @@ public struct TokenStore: Sendable {
                 states[hash] = .ended(.revoked)
             } else if expiresIn <= 0 {
                 states[hash] = .ended(.expired)
-            } else if try await identity(from: row, hash: hash, touch: false, logger: logger) == nil {
+            } else if try await acceptedRole(row, logger: logger) == nil {
                 states[hash] = .ended(.refused)
             } else {
                 states[hash] = .live(expiresIn: expiresIn)
@@ -233,8 +233,23 @@ public struct TokenStore: Sendable {
     }
 
     /// The identity for a row of `lookup(hashes:)`, or nil when OpenEMR no longer allows it; records the use at most
-    /// once a minute (unless `touch` is false).
-    public func identity(from row: MariaDBRow, hash: [UInt8], touch: Bool = true, logger: Logger) async throws -> Identity? {
+    /// once a minute.
+    public func identity(from row: MariaDBRow, hash: [UInt8], logger: Logger) async throws -> Identity? {
+        guard let role = try await acceptedRole(row, logger: logger) else { return nil }
+        if try row.decode("touch", as: Int.self) == 1 {
+            try await database.query("UPDATE mmt_api_tokens SET last_used_at = UTC_TIMESTAMP() WHERE token_hash = \(hash)", logger: logger)
+        }
+        return Identity(
+            role: role, userID: try row.decode("user_id", as: Int?.self), username: try row.decode("username", as: String.self),
+            groupName: try row.decode("groupname", as: String.self), pid: try row.decode("pid", as: Int?.self),
+            fname: try row.decode("fname", as: String.self), lname: try row.decode("lname", as: String.self),
+            facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: hash
+        )
+    }
+
+    /// The rule every request applies to a token row (`identityColumns`): the caller's role when OpenEMR still
+    /// allows the account, else nil.
+    func acceptedRole(_ row: MariaDBRow, logger: Logger) async throws -> Identity.Role? {
         guard var role = Identity.Role(rawValue: try row.decode("role", as: String.self)) else { return nil }
         let kind = try row.decode("kind", as: String.self)
         switch kind {
@@ -254,15 +269,7 @@ public struct TokenStore: Sendable {
         if try row.decode("source", as: String.self) == "openemr-session" {
             guard try await sessionIsLive(row, portal: kind == "patient", logger: logger) else { return nil }
         }
-        if touch, try row.decode("touch", as: Int.self) == 1 {
-            try await database.query("UPDATE mmt_api_tokens SET last_used_at = UTC_TIMESTAMP() WHERE token_hash = \(hash)", logger: logger)
-        }
-        return Identity(
-            role: role, userID: try row.decode("user_id", as: Int?.self), username: try row.decode("username", as: String.self),
-            groupName: try row.decode("groupname", as: String.self), pid: try row.decode("pid", as: Int?.self),
-            fname: try row.decode("fname", as: String.self), lname: try row.decode("lname", as: String.self),
-            facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: hash
-        )
+        return role
     }
 
     /// A bridged OpenEMR session is still live: its file exists and was written (PHP touches it on every request)
