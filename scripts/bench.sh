@@ -91,7 +91,7 @@ server_pid=$!
 db_pid="$(mariadb_pid "$INSTANCE")"
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$HTTP_PORT/api/health/" >/dev/null && break; sleep 0.2; done
 
-token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/login/" -d '{"username":"drsmith","password":"doctor123"}' |
+token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/login/" -H 'Content-Type: application/json' -d '{"username":"drsmith","password":"doctor123"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 
 lua="$(mktemp --suffix=.lua)"
@@ -402,7 +402,7 @@ VALUES (UTC_TIMESTAMP(), 'bench video', 'Riverside Family Medicine', 1, 1, 99000
 DELETE FROM globals WHERE gl_name = 'gbl_time_zone';
 INSERT INTO globals (gl_name, gl_index, gl_value) VALUES ('gbl_time_zone', 0, 'UTC');
 SQL
-patient_token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/patient-login/" -d '{"username":"patient1","password":"patient123"}' |
+patient_token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/patient-login/" -H 'Content-Type: application/json' -d '{"username":"patient1","password":"patient123"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 # One bridge token per waiting patient (BENCH_STREAM_TOKENS, default: one per stream), as a clinic's waiting room has
 # them: copies of patient1's token row under new random tokens, so the poller's token check covers that many tokens.
