@@ -437,11 +437,11 @@ extension LiveAppTests {
 
         // MARK: Gap 1: a revoked or expired bridge token ends an open stream
 
-        /// Streams opened with four bridge tokens (one through tickets) on replica A. The tokens are checked for all
+        /// Streams opened with six bridge tokens (one through tickets) on replica A. The tokens are checked for all
         /// streams together, one statement per interval. A sign-out on replica B, a revocation written straight into
         /// MariaDB, an expiry, and the sign-out of the token that minted the tickets each end their streams within
-        /// about one interval, with an `event: closed` saying why; the other token's streams stay open and still hear
-        /// the start.
+        /// about one interval, with an `event: closed` saying why; a user deactivated in OpenEMR within the account
+        /// check's 5 s; the other token's streams stay open and still hear the start.
         @Test func revokedOrExpiredTokensEndOpenStreams() async throws {
             let database = try LiveDatabase.require()
             try await database.setGlobal("gbl_time_zone", "UTC")
@@ -458,12 +458,16 @@ extension LiveAppTests {
                     let ticket = try #require(try await client.call(.post, path + "ticket/", token: ticketMinter).json["ticket"].string)
                     ticketed.append(SSEStream(port: port, path: path + "?ticket=\(ticket)", token: nil))
                 }
-                let groups = ["signed out": streams(signedOut), "revoked": streams(revoked), "expiring": streams(expiring), "kept": streams(kept), "ticketed": ticketed]
+                let staff = try await client.token("frontdesk", "front123")
+                let groups = [
+                    "signed out": streams(signedOut), "revoked": streams(revoked), "expiring": streams(expiring), "kept": streams(kept), "ticketed": ticketed,
+                    "refused": streams(staff),
+                ]
                 let all = groups.values.flatMap { $0 }
                 #expect(try await SSEStream.wait(timeout: .seconds(10)) { all.allSatisfy { $0.contains("event: state") } })
-                #expect(services.videoEvents.waiterCount == 25)
+                #expect(services.videoEvents.waiterCount == 30)
 
-                // 25 streams, 5 tokens: one token statement per 100 ms interval, not one per stream or per token.
+                // 30 streams, 6 tokens: one token statement per 100 ms interval, not one per stream or per token.
                 let before = (services.videoEvents.tokenQueries, ContinuousClock.now)
                 try await Task.sleep(for: .seconds(1))
                 let checks = services.videoEvents.tokenQueries - before.0
@@ -473,15 +477,15 @@ extension LiveAppTests {
                 func ended(_ streams: [SSEStream], _ reason: String) -> Bool {
                     streams.allSatisfy { $0.contains("event: closed\ndata: {\"reason\":\"\(reason)\"") && $0.received.hasSuffix("0\r\n\r\n") }
                 }
-                func endsQuickly(_ name: String, _ reason: String, _ action: () async throws -> Void) async throws {
+                func endsQuickly(_ name: String, _ reason: String, within limit: Duration = .milliseconds(800), _ action: () async throws -> Void) async throws {
                     let streams = try #require(groups[name])
                     #expect(!streams.contains { $0.contains("event: closed") }, "\(name): still open before")
                     try await action()
                     let start = ContinuousClock.now
-                    let done = try await SSEStream.wait(timeout: .seconds(5)) { ended(streams, reason) }
+                    let done = try await SSEStream.wait(timeout: limit + .seconds(5)) { ended(streams, reason) }
                     let elapsed = ContinuousClock.now - start
                     #expect(done, "\(name): \(streams[0].received.suffix(300))")
-                    #expect(elapsed < .milliseconds(800), "\(name): ended \(elapsed) after the change (interval 100 ms)")
+                    #expect(elapsed < limit, "\(name): ended \(elapsed) after the change (interval 100 ms)")
                 }
                 // Signed out on another replica (its own process and pool): only the database knows.
                 try await endsQuickly("signed out", "token_revoked") {
@@ -503,6 +507,11 @@ extension LiveAppTests {
                     let status = try await client.call(.post, "/api/auth/logout/", token: ticketMinter).status
                     #expect(status == .noContent)
                 }
+                // A user deactivated in OpenEMR: refused by the account rules, which the check applies every 5 s.
+                try await endsQuickly("refused", "token_refused", within: .milliseconds(5800)) {
+                    try await database.query("UPDATE users SET active = 0 WHERE username = 'frontdesk'")
+                }
+                try await database.query("UPDATE users SET active = 1 WHERE username = 'frontdesk'")
                 #expect(try await SSEStream.wait(timeout: .seconds(2)) { services.videoEvents.waiterCount == 5 }, "\(services.videoEvents.waiterCount)")
 
                 // The other token's streams are untouched and still hear the start; the ended ones hear nothing more.

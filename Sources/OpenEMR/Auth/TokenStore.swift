@@ -201,19 +201,28 @@ public struct TokenStore: Sendable {
         case ended(Ended)
     }
 
-    /// The state of many tokens in ONE statement, by the rule of `identity(forHash:)` (`acceptedRole`: so a token
-    /// ends here exactly when a request with it would be refused), without recording a use. For the event streams' poller, which
+    /// The state of many tokens in ONE statement, without recording a use: for the event streams' poller, which
     /// checks the tokens of all its open streams together once per interval.
-    public func states(of hashes: [[UInt8]], logger: Logger) async throws -> [[UInt8]: State] {
+    ///
+    /// `accounts` false: the token's own row only (revoked, expired, or gone: the purge deletes only ended tokens), a
+    /// primary-key read per token. `accounts` true: also OpenEMR's state of each account, by the rule every request
+    /// applies (`acceptedRole`: user deactivated, password changed, portal access withdrawn, bridged session over),
+    /// so a token ends here exactly when a request with it would be refused; it joins OpenEMR's tables and hashes the
+    /// stored password per token, so the poller runs it less often.
+    public func states(of hashes: [[UInt8]], accounts: Bool, logger: Logger) async throws -> [[UInt8]: State] {
         guard !hashes.isEmpty else { return [:] }
-        let rows = try await database.query(
-            """
+        let query: MariaDBQuery =
+            accounts
+            ? """
             SELECT \(fragment: Self.identityColumns), (t.revoked_at IS NOT NULL) AS revoked,
                    TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), t.expires_at) AS expires_in
             \(fragment: Self.identityFrom(hashes: hashes))
-            """,
-            logger: logger
-        ).rows
+            """
+            : """
+            SELECT t.token_hash, (t.revoked_at IS NOT NULL) AS revoked, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), t.expires_at) AS expires_in
+            FROM mmt_api_tokens t WHERE t.token_hash IN (\(paddedList: hashes))
+            """
+        let rows = try await database.query(query, logger: logger).rows
         var states: [[UInt8]: State] = [:]
         for hash in hashes { states[hash] = .ended(.revoked) }
         for row in rows {
@@ -223,7 +232,7 @@ public struct TokenStore: Sendable {
                 states[hash] = .ended(.revoked)
             } else if expiresIn <= 0 {
                 states[hash] = .ended(.expired)
-            } else if try await acceptedRole(row, logger: logger) == nil {
+            } else if accounts, try await acceptedRole(row, logger: logger) == nil {
                 states[hash] = .ended(.refused)
             } else {
                 states[hash] = .live(expiresIn: expiresIn)

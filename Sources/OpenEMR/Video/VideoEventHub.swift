@@ -15,9 +15,11 @@ public enum VideoStreamEvent: Sendable, Equatable {
 /// Every `interval` the hub runs ONE query (`VideoVisitService.changes(since:)`) for all its waiters together, reading
 /// the visits whose change number is above the last one it saw, and fans each change out to the waiters of that
 /// encounter in this process. In the same round it checks the bridge tokens of all its open streams in ONE more
-/// statement (`TokenStore.states(of:)`): a stream whose token was revoked (on any replica: tokens live in MariaDB),
-/// has expired, or is refused by OpenEMR gets `.closed` and ends within one interval; a token's expiry is also kept
-/// locally, so it ends a stream on time while the database is unreachable. The number of queries does not grow with
+/// statement (`TokenStore.states(of:accounts:)`): a stream whose token was revoked (on any replica: tokens live in
+/// MariaDB) or has expired gets `.closed` and ends within one interval; every `accountCheck` (5 s) that round's
+/// statement also applies OpenEMR's account rules, so a stream whose token OpenEMR now refuses (user deactivated,
+/// password changed, …) ends within that time. A token's expiry is also kept locally, so it ends a stream on time
+/// while the database is unreachable. The number of queries does not grow with
 /// the number of waiters; with no waiters it queries nothing. Change numbers are taken under a row lock until commit
 /// (migration 0006), so the last seen number is a complete cursor: after a MariaDB restart the poller simply retries
 /// with the same cursor and loses nothing (an unreachable database never ends a stream). On graceful shutdown every
@@ -29,6 +31,8 @@ public final class VideoEventHub: Service, Sendable {
     let tokens: TokenStore?
     let interval: Duration
     let overdueInterval: Duration
+    /// How often the token check also applies OpenEMR's account rules (a round's one statement, not an extra one).
+    let accountCheck: Duration
     let logger: Logger
 
     struct Waiter {
@@ -50,6 +54,7 @@ public final class VideoEventHub: Service, Sendable {
         var tokens: [[UInt8]: WatchedToken] = [:]
         var cursor: Int64?
         var finished = false
+        var lastAccountCheck: ContinuousClock.Instant?
 
         /// Forgets one waiter; its continuation when it was still here.
         mutating func detach(encounter: Int, id: UInt64) -> Stream.Continuation? {
@@ -69,12 +74,14 @@ public final class VideoEventHub: Service, Sendable {
 
     /// `tokens`: where the streams' bridge tokens are checked every interval (nil: never, for tests of the fan-out).
     public init(
-        service: VideoVisitService, tokens: TokenStore?, interval: Duration = .milliseconds(250), overdueInterval: Duration = .seconds(30), logger: Logger
+        service: VideoVisitService, tokens: TokenStore?, interval: Duration = .milliseconds(250), overdueInterval: Duration = .seconds(30),
+        accountCheck: Duration = .seconds(5), logger: Logger
     ) {
         self.service = service
         self.tokens = tokens
         self.interval = interval
         self.overdueInterval = overdueInterval
+        self.accountCheck = accountCheck
         self.logger = logger
     }
 
@@ -139,13 +146,18 @@ public final class VideoEventHub: Service, Sendable {
         close(expired)
     }
 
-    /// Checks the tokens of all open streams in one statement and ends the streams of the tokens that ended.
+    /// Checks the tokens of all open streams in one statement and ends the streams of the tokens that ended; every
+    /// `accountCheck` the statement also applies OpenEMR's account rules.
     public func checkTokens() async throws {
         guard let tokens else { return }
-        let hashes = state.withLock { Array($0.tokens.keys) }
+        let start = ContinuousClock.now
+        let (hashes, accounts) = state.withLock { state in
+            (Array(state.tokens.keys), state.lastAccountCheck.map { start - $0 >= accountCheck } ?? true)
+        }
         guard !hashes.isEmpty else { return }
         tokenQueryCount.add(1, ordering: .relaxed)
-        let states = try await tokens.states(of: hashes, logger: logger)
+        let states = try await tokens.states(of: hashes, accounts: accounts, logger: logger)
+        if accounts { state.withLock { $0.lastAccountCheck = start } }
         let now = ContinuousClock.now
         var ended: [[UInt8]: TokenStore.Ended] = [:]
         state.withLock { state in
