@@ -452,6 +452,12 @@ extension LiveAppTests {
                 var tokens: [String] = []
                 for _ in 0..<5 { tokens.append(try await client.portalToken("patient1", "patient123")) }
                 let (signedOut, revoked, expiring, kept, ticketMinter) = (tokens[0], tokens[1], tokens[2], tokens[3], tokens[4])
+                // One token expires (naturally: expiry is fixed at sign-in) 7 s from now, while its streams are open.
+                try await database.query("UPDATE mmt_api_tokens SET expires_at = UTC_TIMESTAMP() + INTERVAL 7 SECOND WHERE token_hash = \(TokenStore.hash(expiring))")
+                let untilExpiry = try #require(
+                    try await database.int("SELECT TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at) AS v FROM mmt_api_tokens WHERE token_hash = \(TokenStore.hash(expiring))")
+                )
+                let expiresAt = ContinuousClock.now + .microseconds(untilExpiry)
                 func streams(_ token: String) -> [SSEStream] { (0..<5).map { _ in SSEStream(port: port, path: path, token: token) } }
                 var ticketed: [SSEStream] = []
                 for _ in 0..<5 {
@@ -498,10 +504,13 @@ extension LiveAppTests {
                 try await endsQuickly("revoked", "token_revoked") {
                     try await database.query("UPDATE mmt_api_tokens SET revoked_at = UTC_TIMESTAMP() WHERE token_hash = \(TokenStore.hash(revoked))")
                 }
-                // Expired.
-                try await endsQuickly("expiring", "token_expired") {
-                    try await database.query("UPDATE mmt_api_tokens SET expires_at = UTC_TIMESTAMP() WHERE token_hash = \(TokenStore.hash(expiring))")
+                // Expired: the streams end when the token expires, by the hub's clock, within about one interval.
+                let expiringStreams = try #require(groups["expiring"])
+                if ContinuousClock.now < expiresAt - .milliseconds(300) {
+                    #expect(!expiringStreams.contains { $0.contains("event: closed") }, "not before the expiry")
                 }
+                #expect(try await SSEStream.wait(timeout: .seconds(15)) { ended(expiringStreams, "token_expired") }, "\(expiringStreams[0].received.suffix(300))")
+                #expect(ContinuousClock.now - expiresAt < .milliseconds(800), "ended \(ContinuousClock.now - expiresAt) after the expiry")
                 // The streams opened with tickets end with the token that asked for the tickets.
                 try await endsQuickly("ticketed", "token_revoked") {
                     let status = try await client.call(.post, "/api/auth/logout/", token: ticketMinter).status

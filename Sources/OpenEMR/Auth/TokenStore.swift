@@ -184,6 +184,14 @@ public struct TokenStore: Sendable {
         """
     }
 
+    /// A token's SHA-256 as a dictionary key: hashed as one block of bytes (an `[UInt8]` key feeds the hasher byte by
+    /// byte, which the streams' token check would do for every open stream's token every interval).
+    public struct Key: Hashable, Sendable {
+        public let hash: [UInt8]
+        public init(_ hash: [UInt8]) { self.hash = hash }
+        public func hash(into hasher: inout Hasher) { hash.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
+
     /// Why a token no longer opens anything.
     public enum Ended: String, Sendable {
         /// Signed out or revoked (or already purged, which only happens to ended tokens).
@@ -194,51 +202,93 @@ public struct TokenStore: Sendable {
         case refused = "token_refused"
     }
 
-    /// The state of one token for `states(of:)`.
+    /// The state of one token for the streams' checks.
     public enum State: Sendable, Equatable {
         /// Still accepted; it expires in this many seconds (on the database's clock).
-        case live(expiresIn: Int)
+        case live(expiresIn: Duration)
         case ended(Ended)
     }
 
-    /// The state of many tokens in ONE statement, without recording a use: for the event streams' poller, which
-    /// checks the tokens of all its open streams together once per interval.
-    ///
-    /// `accounts` false: the token's own row only (revoked, expired, or gone: the purge deletes only ended tokens), a
-    /// primary-key read per token. `accounts` true: also OpenEMR's state of each account, by the rule every request
-    /// applies (`acceptedRole`: user deactivated, password changed, portal access withdrawn, bridged session over),
-    /// so a token ends here exactly when a request with it would be refused; it joins OpenEMR's tables and hashes the
-    /// stored password per token, so the poller runs it less often.
-    public func states(of hashes: [[UInt8]], accounts: Bool, logger: Logger) async throws -> [[UInt8]: State] {
-        guard !hashes.isEmpty else { return [:] }
-        let query: MariaDBQuery =
-            accounts
-            ? """
+    /// The state of many tokens in ONE statement, by the rule every request applies (`acceptedRole`), without
+    /// recording a use: revoked, expired or gone (the purge deletes only ended tokens), or refused by OpenEMR (user
+    /// deactivated, password changed, portal access withdrawn, bridged session over). It joins OpenEMR's tables and
+    /// hashes the stored password per token, so the streams' poller runs it every few seconds, not every interval.
+    public func states(of keys: [Key], logger: Logger) async throws -> [Key: State] {
+        guard !keys.isEmpty else { return [:] }
+        let rows = try await database.query(
+            """
             SELECT \(fragment: Self.identityColumns), (t.revoked_at IS NOT NULL) AS revoked,
-                   TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), t.expires_at) AS expires_in
-            \(fragment: Self.identityFrom(hashes: hashes))
-            """
-            : """
-            SELECT t.token_hash, (t.revoked_at IS NOT NULL) AS revoked, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), t.expires_at) AS expires_in
-            FROM mmt_api_tokens t WHERE t.token_hash IN (\(paddedList: hashes))
-            """
-        let rows = try await database.query(query, logger: logger).rows
-        var states: [[UInt8]: State] = [:]
-        for hash in hashes { states[hash] = .ended(.revoked) }
+                   TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), t.expires_at) AS expires_in
+            \(fragment: Self.identityFrom(hashes: keys.map(\.hash)))
+            """,
+            logger: logger
+        ).rows
+        var states: [Key: State] = Dictionary(minimumCapacity: keys.count)
+        for key in keys { states[key] = .ended(.revoked) }
         for row in rows {
-            let hash = try row.decode("token_hash", as: [UInt8].self)
-            let expiresIn = try row.decode("expires_in", as: Int?.self) ?? 0
-            if try row.decode("revoked", as: Int.self) == 1 {
-                states[hash] = .ended(.revoked)
-            } else if expiresIn <= 0 {
-                states[hash] = .ended(.expired)
-            } else if accounts, try await acceptedRole(row, logger: logger) == nil {
-                states[hash] = .ended(.refused)
+            let key = Key(try row.decode("token_hash", as: [UInt8].self))
+            if let state = try Self.ownState(row) {
+                states[key] = state
+            } else if try await acceptedRole(row, logger: logger) == nil {
+                states[key] = .ended(.refused)
             } else {
-                states[hash] = .live(expiresIn: expiresIn)
+                states[key] = .live(expiresIn: .microseconds(try row.decode("expires_in", as: Int64?.self) ?? 0))
             }
         }
         return states
+    }
+
+    /// Revoked or expired by the token's own row (`revoked`, `expires_in` in microseconds); nil when neither.
+    static func ownState(_ row: MariaDBRow) throws -> State? {
+        if try row.decode("revoked", as: Int.self) == 1 { return .ended(.revoked) }
+        if try row.decode("expires_in", as: Int64?.self) ?? 0 <= 0 { return .ended(.expired) }
+        return nil
+    }
+
+    /// What changed for the streams' poller since its last round, in ONE statement whose cost does not grow with
+    /// the number of open streams: the tokens revoked since `since` (the `now` of the previous round, minus a minute
+    /// for transactions that commit late; an index range on `revoked_at`, usually empty), and the state of the
+    /// `new` tokens (their expiry, which never changes afterwards, so the poller then ends their streams by the
+    /// clock). Returns the database's clock for the next round.
+    public func changes(revokedSince since: MariaDBDateTime?, new keys: [Key], logger: Logger) async throws -> (
+        now: MariaDBDateTime, revoked: [Key], states: [Key: State]
+    ) {
+        var query: MariaDBQuery = """
+            SELECT NULL AS token_hash, 0 AS revoked, 0 AS expires_in, UTC_TIMESTAMP() AS now
+            UNION ALL
+            SELECT t.token_hash, 1, 0, NULL FROM mmt_api_tokens t
+            WHERE t.revoked_at >= COALESCE(\(since), UTC_TIMESTAMP()) - INTERVAL 60 SECOND
+            """
+        if !keys.isEmpty {
+            query.append(
+                """
+
+                UNION ALL
+                SELECT t.token_hash, 2 + (t.revoked_at IS NOT NULL), TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), t.expires_at), NULL
+                FROM mmt_api_tokens t WHERE t.token_hash IN (\(paddedList: keys.map(\.hash)))
+                """
+            )
+        }
+        let rows = try await database.query(query, logger: logger).rows
+        var now: MariaDBDateTime?
+        var revoked: [Key] = []
+        var states: [Key: State] = [:]
+        for key in keys { states[key] = .ended(.revoked) }
+        for row in rows {
+            guard let hash = try row.decode("token_hash", as: [UInt8]?.self) else {
+                now = try row.decode("now", as: MariaDBDateTime?.self)
+                continue
+            }
+            switch try row.decode("revoked", as: Int.self) {
+            case 1: revoked.append(Key(hash))
+            case 3: states[Key(hash)] = .ended(.revoked)
+            default:
+                let expiresIn = try row.decode("expires_in", as: Int64?.self) ?? 0
+                states[Key(hash)] = expiresIn <= 0 ? .ended(.expired) : .live(expiresIn: .microseconds(expiresIn))
+            }
+        }
+        guard let now else { throw OpenEMRError.inconsistent("the token check read no clock") }
+        return (now, revoked, states)
     }
 
     /// The identity for a row of `lookup(hashes:)`, or nil when OpenEMR no longer allows it; records the use at most

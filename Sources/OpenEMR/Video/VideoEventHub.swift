@@ -1,4 +1,5 @@
 public import Logging
+import MariaDB
 public import ServiceLifecycle
 import Synchronization
 
@@ -14,12 +15,14 @@ public enum VideoStreamEvent: Sendable, Equatable {
 ///
 /// Every `interval` the hub runs ONE query (`VideoVisitService.changes(since:)`) for all its waiters together, reading
 /// the visits whose change number is above the last one it saw, and fans each change out to the waiters of that
-/// encounter in this process. In the same round it checks the bridge tokens of all its open streams in ONE more
-/// statement (`TokenStore.states(of:accounts:)`): a stream whose token was revoked (on any replica: tokens live in
-/// MariaDB) or has expired gets `.closed` and ends within one interval; every `accountCheck` (5 s) that round's
-/// statement also applies OpenEMR's account rules, so a stream whose token OpenEMR now refuses (user deactivated,
-/// password changed, …) ends within that time. A token's expiry is also kept locally, so it ends a stream on time
-/// while the database is unreachable. The number of queries does not grow with
+/// encounter in this process. In the same round it runs ONE more statement for the bridge tokens of its open streams
+/// (`TokenStore.changes(revokedSince:new:)`), whose cost does not grow with the number of streams either: the tokens
+/// revoked since the last round (on any replica: tokens live in MariaDB; an index range, usually empty) and the
+/// expiry of tokens it has not seen yet. A stream whose token was revoked gets `.closed` and ends within one
+/// interval; a token's expiry never changes, so the hub ends its streams by the clock when it comes, also while the
+/// database is unreachable. Every `accountCheck` (5 s) that round's statement is instead the whole rule every
+/// request applies, for all the streams' tokens (`TokenStore.states(of:)`): a token OpenEMR now refuses (user
+/// deactivated, password changed, …) ends its streams within that time, and anything a round missed is caught. The number of queries does not grow with
 /// the number of waiters; with no waiters it queries nothing. Change numbers are taken under a row lock until commit
 /// (migration 0006), so the last seen number is a complete cursor: after a MariaDB restart the poller simply retries
 /// with the same cursor and loses nothing (an unreachable database never ends a stream). On graceful shutdown every
@@ -37,13 +40,14 @@ public final class VideoEventHub: Service, Sendable {
 
     struct Waiter {
         var continuation: Stream.Continuation
-        var tokenHash: [UInt8]
+        /// Nil: not tied to a token.
+        var token: TokenStore.Key?
     }
 
     struct WatchedToken {
         /// Open streams opened with this token.
         var streams = 0
-        /// When it expires (from the last check, on this process's clock).
+        /// When it expires (on this process's clock); nil until the first check that saw it.
         var deadline: ContinuousClock.Instant?
     }
 
@@ -51,19 +55,21 @@ public final class VideoEventHub: Service, Sendable {
         var nextID: UInt64 = 0
         var waiters: [Int: [UInt64: Waiter]] = [:]
         var count = 0
-        var tokens: [[UInt8]: WatchedToken] = [:]
+        var tokens: [TokenStore.Key: WatchedToken] = [:]
         var cursor: Int64?
         var finished = false
         var lastAccountCheck: ContinuousClock.Instant?
+        /// The database's clock at the last token round (the next one reads the revocations since then).
+        var tokenClock: MariaDBDateTime?
 
         /// Forgets one waiter; its continuation when it was still here.
         mutating func detach(encounter: Int, id: UInt64) -> Stream.Continuation? {
             guard let waiter = waiters[encounter]?.removeValue(forKey: id) else { return nil }
             count -= 1
             if waiters[encounter]?.isEmpty == true { waiters[encounter] = nil }
-            if !waiter.tokenHash.isEmpty {
-                tokens[waiter.tokenHash]?.streams -= 1
-                if tokens[waiter.tokenHash]?.streams ?? 0 <= 0 { tokens[waiter.tokenHash] = nil }
+            if let token = waiter.token {
+                tokens[token]?.streams -= 1
+                if tokens[token]?.streams ?? 0 <= 0 { tokens[token] = nil }
             }
             return waiter.continuation
         }
@@ -99,12 +105,13 @@ public final class VideoEventHub: Service, Sendable {
     /// the token ends (after a `.closed` event), or the hub shuts down.
     public func subscribe(encounter: Int, tokenHash: [UInt8]) -> (stream: Stream, cancel: @Sendable () -> Void) {
         let (stream, continuation) = Stream.makeStream(bufferingPolicy: .bufferingNewest(16))
+        let token = tokenHash.isEmpty ? nil : TokenStore.Key(tokenHash)
         let id: UInt64? = state.withLock { state in
             guard !state.finished else { return nil }
             state.nextID += 1
-            state.waiters[encounter, default: [:]][state.nextID] = Waiter(continuation: continuation, tokenHash: tokenHash)
+            state.waiters[encounter, default: [:]][state.nextID] = Waiter(continuation: continuation, token: token)
             state.count += 1
-            if !tokenHash.isEmpty { state.tokens[tokenHash, default: WatchedToken()].streams += 1 }
+            if let token { state.tokens[token, default: WatchedToken()].streams += 1 }
             return state.nextID
         }
         guard let id else {
@@ -120,13 +127,13 @@ public final class VideoEventHub: Service, Sendable {
     }
 
     /// Ends every stream of the tokens in `ended` with a `.closed` event.
-    private func close(_ ended: [[UInt8]: TokenStore.Ended]) {
+    private func close(_ ended: [TokenStore.Key: TokenStore.Ended]) {
         guard !ended.isEmpty else { return }
         let closing = state.withLock { state -> [(Stream.Continuation, TokenStore.Ended)] in
             var closing: [(Stream.Continuation, TokenStore.Ended)] = []
             for (encounter, waiters) in state.waiters {
                 for (id, waiter) in waiters {
-                    guard let reason = ended[waiter.tokenHash], let continuation = state.detach(encounter: encounter, id: id) else { continue }
+                    guard let token = waiter.token, let reason = ended[token], let continuation = state.detach(encounter: encounter, id: id) else { continue }
                     closing.append((continuation, reason))
                 }
             }
@@ -146,29 +153,40 @@ public final class VideoEventHub: Service, Sendable {
         close(expired)
     }
 
-    /// Checks the tokens of all open streams in one statement and ends the streams of the tokens that ended; every
-    /// `accountCheck` the statement also applies OpenEMR's account rules.
+    /// One statement for the tokens of all open streams: the revocations since the last round and the expiry of new
+    /// tokens, or, every `accountCheck`, the whole rule for every token. Ends the streams of the tokens that ended.
     public func checkTokens() async throws {
         guard let tokens else { return }
         let start = ContinuousClock.now
-        let (hashes, accounts) = state.withLock { state in
-            (Array(state.tokens.keys), state.lastAccountCheck.map { start - $0 >= accountCheck } ?? true)
+        let (all, new, since, accounts) = state.withLock { state in
+            (
+                Array(state.tokens.keys), state.tokens.filter { $0.value.deadline == nil }.map(\.key), state.tokenClock,
+                state.lastAccountCheck.map { start - $0 >= accountCheck } ?? true
+            )
         }
-        guard !hashes.isEmpty else { return }
+        guard !all.isEmpty else { return }
         tokenQueryCount.add(1, ordering: .relaxed)
-        let states = try await tokens.states(of: hashes, accounts: accounts, logger: logger)
-        if accounts { state.withLock { $0.lastAccountCheck = start } }
-        let now = ContinuousClock.now
-        var ended: [[UInt8]: TokenStore.Ended] = [:]
+        var ended: [TokenStore.Key: TokenStore.Ended] = [:]
+        var states: [TokenStore.Key: TokenStore.State]
+        if accounts {
+            states = try await tokens.states(of: all, logger: logger)
+            state.withLock { $0.lastAccountCheck = start }
+        } else {
+            let changes = try await tokens.changes(revokedSince: since, new: new, logger: logger)
+            states = changes.states
+            for key in changes.revoked { ended[key] = .revoked }
+            state.withLock { $0.tokenClock = changes.now }
+        }
         state.withLock { state in
-            for hash in hashes {
-                switch states[hash] ?? .ended(.revoked) {
-                case .live(let seconds): state.tokens[hash]?.deadline = now + .seconds(seconds)
-                case .ended(let reason): ended[hash] = reason
+            for (key, tokenState) in states {
+                switch tokenState {
+                case .live(let remaining): state.tokens[key]?.deadline = start + remaining
+                case .ended(let reason): ended[key] = reason
                 }
             }
         }
-        close(ended)
+        // Revocations of tokens no stream here uses are the usual case: skip the walk over the waiters for them.
+        close(state.withLock { state in ended.filter { state.tokens[$0.key] != nil } })
     }
 
     /// One round: streams of expired tokens end, the tokens are checked, then the changes since the cursor are
