@@ -204,7 +204,7 @@ public struct TokenStore: Sendable {
 
     /// The state of one token for the streams' checks.
     public enum State: Sendable, Equatable {
-        /// Still accepted; it expires in this many seconds (on the database's clock).
+        /// Still accepted; it expires after this long (measured on the database's clock).
         case live(expiresIn: Duration)
         case ended(Ended)
     }

@@ -22,11 +22,12 @@ public enum VideoStreamEvent: Sendable, Equatable {
 /// interval; a token's expiry never changes, so the hub ends its streams by the clock when it comes, also while the
 /// database is unreachable. Every `accountCheck` (5 s) that round's statement is instead the whole rule every
 /// request applies, for all the streams' tokens (`TokenStore.states(of:)`): a token OpenEMR now refuses (user
-/// deactivated, password changed, …) ends its streams within that time, and anything a round missed is caught. The number of queries does not grow with
-/// the number of waiters; with no waiters it queries nothing. Change numbers are taken under a row lock until commit
-/// (migration 0006), so the last seen number is a complete cursor: after a MariaDB restart the poller simply retries
-/// with the same cursor and loses nothing (an unreachable database never ends a stream). On graceful shutdown every
-/// stream ends.
+/// deactivated, password changed, …) ends its streams within that time, and anything a round missed is caught.
+///
+/// The number of queries does not grow with the number of waiters; with no waiters it queries nothing. Change numbers
+/// are taken under a row lock until commit (migration 0006), so the last seen number is a complete cursor: after a
+/// MariaDB restart the poller simply retries with the same cursor and loses nothing (an unreachable database never
+/// ends a stream). On graceful shutdown every stream ends.
 public final class VideoEventHub: Service, Sendable {
     public typealias Stream = AsyncStream<VideoStreamEvent>
 
@@ -78,7 +79,8 @@ public final class VideoEventHub: Service, Sendable {
     private let queryCount = Atomic<Int>(0)
     private let tokenQueryCount = Atomic<Int>(0)
 
-    /// `tokens`: where the streams' bridge tokens are checked every interval (nil: never, for tests of the fan-out).
+    /// `tokens`: where the streams' bridge tokens are checked every interval (nil: never, for tests of the fan-out);
+    /// `accountCheck`: how often that check is the whole rule for every token.
     public init(
         service: VideoVisitService, tokens: TokenStore?, interval: Duration = .milliseconds(250), overdueInterval: Duration = .seconds(30),
         accountCheck: Duration = .seconds(5), logger: Logger
