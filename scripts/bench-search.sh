@@ -64,7 +64,7 @@ for size in $SIZES; do
     "$BIN" serve >/tmp/emr-bridge-bench-search.log 2>&1 &
     server_pid=$!
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/api/health/" >/dev/null && break; sleep 0.2; done
-    token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/login/" -d '{"username":"drsmith","password":"doctor123"}' |
+    token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/login/" -H 'Content-Type: application/json' -d '{"username":"drsmith","password":"doctor123"}' |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
     patients="$(mariadb_sql "$INSTANCE" -N -B -e "SELECT COUNT(*) FROM $db.patient_data")"
     echo

@@ -16,8 +16,9 @@
 #    tables shaped and indexed the same), read back, and a 200 MiB audio upload (MB/s, server RSS growth).
 # 6. Jitsi tokens (issue 16): tokens per CPU-second for HS256 and RS256 minted in process (the hidden
 #    `emr-bridge mint-token --bench N`) and by PyJWT in the same run (target: HS256 at least 10x PyJWT); then 1,000
-#    patients waiting on event streams: the bridge's CPU while idle-waiting (target < 5 % of one core), the database
-#    statements per second it causes, and how long until all 1,000 hear "live" after the provider's start.
+#    patients waiting on event streams, each with its own bridge token (BENCH_STREAM_TOKENS to share fewer): the
+#    bridge's CPU while idle-waiting (target < 5 % of one core) and mariadbd's, the database statements per second it
+#    causes (the change poll and the token check), and how long until all 1,000 hear "live" after the provider's start.
 # 7. Batch import of encounters: `emr-bridge import-encounters` of BENCH_IMPORT_ROWS (default 1,000,000) CSV rows into
 #    a fresh copy of the OpenEMR tables (rows/s end to end, peak RSS), against MariaDB's own LOAD DATA LOCAL INFILE of
 #    the same rows, as the import writes them, into the same three tables (form_encounter, forms, uuid_registry),
@@ -90,7 +91,7 @@ server_pid=$!
 db_pid="$(mariadb_pid "$INSTANCE")"
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$HTTP_PORT/api/health/" >/dev/null && break; sleep 0.2; done
 
-token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/login/" -d '{"username":"drsmith","password":"doctor123"}' |
+token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/login/" -H 'Content-Type: application/json' -d '{"username":"drsmith","password":"doctor123"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 
 lua="$(mktemp --suffix=.lua)"
@@ -401,15 +402,28 @@ VALUES (UTC_TIMESTAMP(), 'bench video', 'Riverside Family Medicine', 1, 1, 99000
 DELETE FROM globals WHERE gl_name = 'gbl_time_zone';
 INSERT INTO globals (gl_name, gl_index, gl_value) VALUES ('gbl_time_zone', 0, 'UTC');
 SQL
-patient_token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/patient-login/" -d '{"username":"patient1","password":"patient123"}' |
+patient_token="$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/auth/patient-login/" -H 'Content-Type: application/json' -d '{"username":"patient1","password":"patient123"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+# One bridge token per waiting patient (BENCH_STREAM_TOKENS, default: one per stream), as a clinic's waiting room has
+# them: copies of patient1's token row under new random tokens, so the poller's token check covers that many tokens.
+stream_tokens="$(mktemp)"
+python3 - "${BENCH_STREAM_TOKENS:-${BENCH_STREAMS:-1000}}" "$patient_token" "$stream_tokens" <<'PY' | mariadb_sql "$INSTANCE" emr_bench
+import secrets, sys
+count, source, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+tokens = [source] + [secrets.token_hex(32) for _ in range(count - 1)]
+open(path, "w").write("\n".join(tokens) + "\n")
+columns = "kind, user_id, pid, username, role, groupname, fname, lname, facility_id, source, credential_sha, session_id, session_tracker_uuid, created_at, expires_at, client_ip"
+for token in tokens[1:]:
+    print("INSERT INTO mmt_api_tokens (token_hash, %s) SELECT UNHEX(SHA2('%s', 256)), %s FROM mmt_api_tokens WHERE token_hash = UNHEX(SHA2('%s', 256));" % (columns, token, columns, source))
+PY
 sleep 16 # the globals cache (15 s) picks up gbl_time_zone
-python3 - "$HTTP_PORT" "$server_pid" "$patient_token" "$token" "${BENCH_STREAMS:-1000}" "${BENCH_IDLE_SECONDS:-10}" "$DB_PORT" <<'PY'
+python3 - "$HTTP_PORT" "$server_pid" "$stream_tokens" "$token" "${BENCH_STREAMS:-1000}" "${BENCH_IDLE_SECONDS:-10}" "$DB_PORT" "$db_pid" <<'PY'
 import asyncio, os, subprocess, sys, time, http.client
-port, pid, patient, provider, count, idle, db_port = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
+port, pid, token_file, provider, count, idle, db_port, db_pid = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]), sys.argv[7], int(sys.argv[8])
+patients = open(token_file).read().split()
 hz = os.sysconf("SC_CLK_TCK")
-def ticks():
-    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+def ticks(process=pid):
+    fields = open("/proc/%d/stat" % process).read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
 def statements():
     out = subprocess.run(["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", db_port, "-u", "bench", "-pbench-Secret-1", "-N", "-B", "-e",
@@ -417,7 +431,7 @@ def statements():
     return {line.split()[0]: int(line.split()[1]) for line in out.splitlines()}
 path = "/api/encounters/990001/video/events/"
 seen_first, live_at = [0], []
-async def stream():
+async def stream(patient):
     reader, writer = await asyncio.open_connection("127.0.0.1", int(port))
     writer.write(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n" % (path, patient)).encode())
     await writer.drain()
@@ -437,20 +451,21 @@ async def stream():
 async def main():
     tasks = []
     for i in range(count):
-        tasks.append(asyncio.create_task(stream()))
+        tasks.append(asyncio.create_task(stream(patients[i % len(patients)])))
         if i % 100 == 99:
             await asyncio.sleep(0.05)
     deadline = time.time() + 120
     while seen_first[0] < count and time.time() < deadline:
         await asyncio.sleep(0.05)
-    print("%d of %d streams open and waiting" % (seen_first[0], count))
+    print("%d of %d streams open and waiting, with %d distinct bridge tokens" % (seen_first[0], count, min(count, len(patients))))
     await asyncio.sleep(1)
-    t0, s0, w0 = ticks(), statements(), time.time()
+    t0, d0, s0, w0 = ticks(), ticks(db_pid), statements(), time.time()
     await asyncio.sleep(idle)
-    t1, s1, w1 = ticks(), statements(), time.time()
+    t1, d1, s1, w1 = ticks(), ticks(db_pid), statements(), time.time()
     seconds = w1 - w0
-    print("idle-waiting: bridge CPU %.2f %% of one core (target < 5 %%); database %.1f prepared statements/s (Com_stmt_execute), %.1f questions/s" % (
-        100.0 * (t1 - t0) / hz / seconds, (s1["Com_stmt_execute"] - s0["Com_stmt_execute"]) / seconds, (s1["Questions"] - s0["Questions"] - 1) / seconds))
+    print("idle-waiting: bridge CPU %.2f %% of one core (target < 5 %%), mariadbd %.2f %%; database %.1f prepared statements/s (Com_stmt_execute), %.1f questions/s" % (
+        100.0 * (t1 - t0) / hz / seconds, 100.0 * (d1 - d0) / hz / seconds, (s1["Com_stmt_execute"] - s0["Com_stmt_execute"]) / seconds,
+        (s1["Questions"] - s0["Questions"] - 1) / seconds))
     def start():
         connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
         connection.request("POST", "/api/encounters/990001/video/start/", headers={"Authorization": "Bearer " + provider})

@@ -100,7 +100,7 @@ public struct AppServices: Sendable {
         )
         let video = VideoVisitService(database: database, audit: audit, globals: globals, settings: configuration.jitsi, demo: configuration.demoMode)
         self.video = video
-        self.videoEvents = VideoEventHub(service: video, interval: .milliseconds(configuration.videoEventsInterval), logger: logger)
+        self.videoEvents = VideoEventHub(service: video, tokens: tokens, interval: .milliseconds(configuration.videoEventsInterval), logger: logger)
         self.sessionBridge = SessionBridge(
             directory: configuration.openEMRSessionPath, siteID: configuration.openEMRSiteID, maxAge: configuration.openEMRSessionMaxAge, database: database, globals: globals,
             tokens: tokens, audit: audit, fileThreadPool: pool

@@ -8,6 +8,12 @@ import Metrics
 import Prometheus
 import OpenEMR
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// `emr-bridge`: the EMRBridge service and its maintenance commands.
 @main
 struct EMRBridgeCommand: AsyncParsableCommand {
@@ -151,26 +157,34 @@ struct Migrate: AsyncParsableCommand {
     }
 }
 
-/// `mint-token`: a Jitsi token and meeting URL from the `JITSI_*` environment, like the old PHP and Python scripts;
-/// `--verify` tells which Prosody rule, if any, would refuse a token. Needs the OpenEMR domain only (no database).
-struct MintToken: ParsableCommand {
+/// `mint-token`: a Jitsi token and meeting URL from the `JITSI_*` environment, like the old PHP and Python scripts,
+/// written to OpenEMR's audit log like every other mint (so it needs the database, `DB_*`); `--verify` tells which
+/// Prosody rule, if any, would refuse a token, and needs no database.
+struct MintToken: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mint-token",
-        abstract: "Mint a Jitsi token (JITSI_* environment), or check one against Prosody's rules (--verify TOKEN).",
+        abstract: "Mint a Jitsi token (JITSI_* environment; audited in OpenEMR's log, DB_*), or check one against Prosody's rules (--verify TOKEN).",
         discussion: """
-            emr-bridge mint-token ROOM NAME EMAIL [--moderator] [--ttl S]   prints the token and the meeting URL
+            emr-bridge mint-token ROOM NAME EMAIL [--moderator] [--ttl S] [--user U]   prints the token and the meeting URL
             emr-bridge mint-token --verify TOKEN                           prints the header and claims and the first Prosody rule \
             that refuses the token (exit 1), or that Prosody accepts it and whether it makes a moderator.
+
+            Every minted token is first written to OpenEMR's audit log (event video-token-mint, category Video Visit: room, \
+            kind, name, expiry, the operating-system user and a SHA-256 fingerprint of the token), in the database the DB_* \
+            variables name. When that row cannot be written (no database configured, or unreachable), no token is minted \
+            and the exit status is 2: an unaudited token would give access to a room without a trace. --verify needs no \
+            database.
             """
     )
 
     @Argument(help: "ROOM NAME EMAIL (EMAIL may be empty: \"\").") var arguments: [String] = []
     @Flag(name: .long, help: "A moderator token (the provider).") var moderator = false
     @Option(name: .long, help: "Lifetime in seconds (default JITSI_TOKEN_TTL, 3600).") var ttl: Int?
+    @Option(name: .long, help: "The active OpenEMR user the audit row names (default: emr-bridge).") var user: String?
     @Option(name: .long, help: "Check TOKEN as Prosody would, with the JITSI_* settings.") var verify: String?
     @Option(name: .long, help: .hidden) var bench: Int?
 
-    func run() throws {
+    func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         if let bench {
             let result = try JitsiMintBenchmark.run(count: max(1000, bench))
@@ -178,10 +192,12 @@ struct MintToken: ParsableCommand {
             return
         }
         let settings: JitsiSettings
+        let reader = EnvironmentReader(environment)
+        let demo: Bool
         do {
-            let reader = EnvironmentReader(environment)
-            settings = try JitsiSettings.fromEnvironment(environment, demo: try reader.bool("BRIDGE_DEMO", default: false))
-            try settings.validateForServe(demo: try reader.bool("BRIDGE_DEMO", default: false))
+            demo = try reader.bool("BRIDGE_DEMO", default: false)
+            settings = try JitsiSettings.fromEnvironment(environment, demo: demo)
+            try settings.validateForServe(demo: demo)
         } catch let error as ConfigurationError {
             throw fail("configuration error: \(error)")
         }
@@ -199,20 +215,52 @@ struct MintToken: ParsableCommand {
             print("prosody: accepted; moderator: \(verdict.moderator ? "yes" : "no")")
             return
         }
-        guard arguments.count == 3 else { throw fail("usage: emr-bridge mint-token ROOM NAME EMAIL [--moderator] [--ttl S] | --verify TOKEN") }
+        guard arguments.count == 3 else { throw fail("usage: emr-bridge mint-token ROOM NAME EMAIL [--moderator] [--ttl S] [--user U] | --verify TOKEN") }
         let room = arguments[0]
         guard VideoRoom.isValid(room) else { throw fail("ROOM must be lowercase letters, digits and '-' (as Jitsi matches room names)") }
         let lifetime = ttl ?? settings.tokenTTL
         guard (60...86400 * 7).contains(lifetime) else { throw fail("--ttl must be 60...604800 seconds") }
-        let now = Int(Date().timeIntervalSince1970)
-        let email = arguments[2].isEmpty ? nil : arguments[2]
-        let claims = JitsiClaims(
-            room: room, user: JitsiUser(id: "emr-bridge-cli", name: arguments[1], email: email, moderator: moderator),
-            issuedAt: now, notBefore: now - 60, expiresAt: now + lifetime,
-            features: JitsiClaims.features(moderator: moderator, recording: settings.recordingEnabled)
-        )
-        let token = try signer.mint(claims)
-        print(token)
-        print(settings.meetingURL(room: room, token: token))
+        let (name, email, moderator, username) = (arguments[1], arguments[2].isEmpty ? nil : arguments[2], self.moderator, user)
+
+        // The audit row comes first: no database, no token.
+        let notAudited = "not minted: every token minted here is first written to OpenEMR's audit log"
+        let database: MariaDBConfiguration
+        let level: Logger.Level
+        do {
+            database = try DatabaseSettings.fromEnvironment(environment, demo: demo)
+            level = try reader.logLevel("LOG_LEVEL") ?? .warning
+        } catch let error as ConfigurationError {
+            throw refuse("\(notAudited), and the database is not configured (\(error)); set DB_* (see the README). --verify needs no database.")
+        }
+        let logger = CommonOptions.makeLogger(level: level, label: "emr-bridge.mint-token")
+        let minted: ManualJitsiToken.Minted
+        do {
+            minted = try await MariaDBClient.withClient(configuration: database, logger: logger) { client in
+                let audit = AuditLogger(database: client, globals: OpenEMRGlobalsCache(database: client), logger: logger)
+                let identity = try await EncounterImporter.actingUser(username, database: client, logger: logger)
+                return try await ManualJitsiToken.mint(
+                    room: room, name: name, email: email, moderator: moderator, ttl: lifetime, signer: signer, audit: audit, by: identity,
+                    osUser: Self.osUser(environment), logger: logger
+                )
+            }
+        } catch let error as OpenEMRError {
+            throw refuse("\(notAudited): --user: \(error.message)")
+        } catch {
+            throw refuse("\(notAudited), and writing to the database \(database.database) failed: \(LogSafe.text(error)). --verify needs no database.")
+        }
+        print(minted.token)
+        print(minted.meetingURL)
+    }
+
+    /// Exit 2 with a one-line message: nothing was minted.
+    func refuse(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data(("emr-bridge mint-token: " + message + "\n").utf8))
+        return ExitCode(2)
+    }
+
+    /// Who ran the command, for the audit row: the login that used sudo, else the user.
+    static func osUser(_ environment: [String: String]) -> String {
+        let name = environment["SUDO_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["LOGNAME"]
+        return String((name ?? "uid \(getuid())").prefix(64))
     }
 }

@@ -6,6 +6,7 @@ import Logging
 import MariaDB
 import NIOCore
 import NIOPosix
+import PasswordCrypt
 import Synchronization
 import Testing
 
@@ -415,6 +416,8 @@ extension LiveAppTests {
                 let queries = servicesA.videoEvents.pollQueries - queriesBefore
                 let intervals = Int(((ContinuousClock.now - started) / .milliseconds(100)).rounded(.up))
                 #expect(queries <= intervals + 2, "\(queries) queries in \(intervals) intervals")
+                let tokenChecks = servicesA.videoEvents.tokenQueries
+                #expect(tokenChecks >= 1, "the streams' token is checked")
                 let ready = streams.filter { $0.contains("\"ready\":true") }.count
                 let live = streams.filter { $0.contains("\"state\":\"live\"") }.count
                 #expect(ready == 100, "ready \(ready), live \(live): \(streams.first { !$0.contains("\"ready\":true") }?.received.count ?? 0)")
@@ -430,6 +433,263 @@ extension LiveAppTests {
                 "stream ended at shutdown"
             )
             leftOpen.close()
+        }
+
+        // MARK: Gap 1: a revoked or expired bridge token ends an open stream
+
+        /// Streams opened with six bridge tokens (one through tickets) on replica A. The tokens are checked for all
+        /// streams together, one statement per interval. A sign-out on replica B, a revocation written straight into
+        /// MariaDB, an expiry, and the sign-out of the token that minted the tickets each end their streams within
+        /// about one interval, with an `event: closed` saying why; a user deactivated in OpenEMR within the account
+        /// check's 5 s; the other token's streams stay open and still hear the start.
+        @Test func revokedOrExpiredTokensEndOpenStreams() async throws {
+            let database = try LiveDatabase.require()
+            try await database.setGlobal("gbl_time_zone", "UTC")
+            let encounter = try await database.makeEncounter(900_060, date: LiveDatabase.localText())
+            try await database.withVideoApp(setup: .live) { client, services in
+                let port = try #require(client.port)
+                let path = "/api/encounters/\(encounter)/video/events/"
+                var tokens: [String] = []
+                for _ in 0..<5 { tokens.append(try await client.portalToken("patient1", "patient123")) }
+                let (signedOut, revoked, expiring, kept, ticketMinter) = (tokens[0], tokens[1], tokens[2], tokens[3], tokens[4])
+                // One token expires (naturally: expiry is fixed at sign-in) 7 s from now, while its streams are open.
+                try await database.query("UPDATE mmt_api_tokens SET expires_at = UTC_TIMESTAMP() + INTERVAL 7 SECOND WHERE token_hash = \(TokenStore.hash(expiring))")
+                let untilExpiry = try #require(
+                    try await database.int("SELECT TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at) AS v FROM mmt_api_tokens WHERE token_hash = \(TokenStore.hash(expiring))")
+                )
+                let expiresAt = ContinuousClock.now + .microseconds(untilExpiry)
+                func streams(_ token: String) -> [SSEStream] { (0..<5).map { _ in SSEStream(port: port, path: path, token: token) } }
+                var ticketed: [SSEStream] = []
+                for _ in 0..<5 {
+                    let ticket = try #require(try await client.call(.post, path + "ticket/", token: ticketMinter).json["ticket"].string)
+                    ticketed.append(SSEStream(port: port, path: path + "?ticket=\(ticket)", token: nil))
+                }
+                let staff = try await client.token("frontdesk", "front123")
+                let groups = [
+                    "signed out": streams(signedOut), "revoked": streams(revoked), "expiring": streams(expiring), "kept": streams(kept), "ticketed": ticketed,
+                    "refused": streams(staff),
+                ]
+                let all = groups.values.flatMap { $0 }
+                #expect(try await SSEStream.wait(timeout: .seconds(10)) { all.allSatisfy { $0.contains("event: state") } })
+                #expect(services.videoEvents.waiterCount == 30)
+
+                // 30 streams, 6 tokens: one token statement per 100 ms interval, not one per stream or per token.
+                let before = (services.videoEvents.tokenQueries, ContinuousClock.now)
+                try await Task.sleep(for: .seconds(1))
+                let checks = services.videoEvents.tokenQueries - before.0
+                let intervals = Int(((ContinuousClock.now - before.1) / .milliseconds(100)).rounded(.up))
+                #expect(checks >= 5 && checks <= intervals + 1, "\(checks) token statements in \(intervals) intervals")
+
+                func ended(_ streams: [SSEStream], _ reason: String) -> Bool {
+                    streams.allSatisfy { $0.contains("event: closed\ndata: {\"reason\":\"\(reason)\"") && $0.received.hasSuffix("0\r\n\r\n") }
+                }
+                func endsQuickly(_ name: String, _ reason: String, within limit: Duration = .milliseconds(800), _ action: () async throws -> Void) async throws {
+                    let streams = try #require(groups[name])
+                    #expect(!streams.contains { $0.contains("event: closed") }, "\(name): still open before")
+                    try await action()
+                    let start = ContinuousClock.now
+                    let done = try await SSEStream.wait(timeout: limit + .seconds(5)) { ended(streams, reason) }
+                    let elapsed = ContinuousClock.now - start
+                    #expect(done, "\(name): \(streams[0].received.suffix(300))")
+                    #expect(elapsed < limit, "\(name): ended \(elapsed) after the change (interval 100 ms)")
+                }
+                // Signed out on another replica (its own process and pool): only the database knows.
+                try await endsQuickly("signed out", "token_revoked") {
+                    let status = try await database.withVideoApp { clientB, _ async throws in
+                        try await clientB.call(.post, "/api/auth/logout/", token: signedOut).status
+                    }
+                    #expect(status == .noContent)
+                }
+                // Revoked in MariaDB by anything else (an admin, a patient delete).
+                try await endsQuickly("revoked", "token_revoked") {
+                    try await database.query("UPDATE mmt_api_tokens SET revoked_at = UTC_TIMESTAMP() WHERE token_hash = \(TokenStore.hash(revoked))")
+                }
+                // Expired: the streams end when the token expires, by the hub's clock, within about one interval.
+                let expiringStreams = try #require(groups["expiring"])
+                if ContinuousClock.now < expiresAt - .milliseconds(300) {
+                    #expect(!expiringStreams.contains { $0.contains("event: closed") }, "not before the expiry")
+                }
+                #expect(try await SSEStream.wait(timeout: .seconds(15)) { ended(expiringStreams, "token_expired") }, "\(expiringStreams[0].received.suffix(300))")
+                #expect(ContinuousClock.now - expiresAt < .milliseconds(800), "ended \(ContinuousClock.now - expiresAt) after the expiry")
+                // The streams opened with tickets end with the token that asked for the tickets.
+                try await endsQuickly("ticketed", "token_revoked") {
+                    let status = try await client.call(.post, "/api/auth/logout/", token: ticketMinter).status
+                    #expect(status == .noContent)
+                }
+                // A user deactivated in OpenEMR: refused by the account rules, which the check applies every 5 s.
+                try await endsQuickly("refused", "token_refused", within: .milliseconds(5800)) {
+                    try await database.query("UPDATE users SET active = 0 WHERE username = 'frontdesk'")
+                }
+                try await database.query("UPDATE users SET active = 1 WHERE username = 'frontdesk'")
+                #expect(try await SSEStream.wait(timeout: .seconds(2)) { services.videoEvents.waiterCount == 5 }, "\(services.videoEvents.waiterCount)")
+
+                // The other token's streams are untouched and still hear the start; the ended ones hear nothing more.
+                let keptStreams = try #require(groups["kept"])
+                #expect(!keptStreams.contains { $0.contains("event: closed") })
+                let provider = try await client.token("drsmith", "doctor123")
+                #expect(try await client.call(.post, "/api/encounters/\(encounter)/video/start/", token: provider).status == .ok)
+                #expect(try await SSEStream.wait(timeout: .seconds(5)) { keptStreams.allSatisfy { $0.contains("\"state\":\"live\"") } })
+                #expect(!all.filter { $0.contains("event: closed") }.contains { $0.contains("\"state\":\"live\"") })
+                for stream in all { stream.close() }
+            }
+        }
+
+        // MARK: Gap 4: repeating appointments set the join window
+
+        /// Appointments that repeat (weekly, "repeats on" the nth week day, days of the week) set the window of a
+        /// date-only encounter on a day one of their occurrences falls on; an occurrence listed in `exdate`, and a
+        /// series with no occurrence that day, do not.
+        @Test func repeatingAppointmentsSetTheWindowOnTheirDays() async throws {
+            let database = try LiveDatabase.require()
+            try await database.setGlobal("gbl_time_zone", "UTC")
+            let todayText = LiveDatabase.dayText()
+            let today = AppointmentRecurrenceTests.day(todayText)
+            let spec = AppointmentRecurrenceTests.spec
+            let nth = min(5, (today.day - 1) / 7 + 1)
+            // (encounter, pid, pc_recurrtype, pc_recurrspec, pc_eventDate, expected source)
+            let cases: [(Int, Int, Int, [UInt8], CalendarDay, String)] = [
+                (900_080, 4, 1, spec(["event_repeat_freq": "1", "event_repeat_freq_type": "1", "exdate": ""]), today.adding(days: -14), "appointment"),
+                (900_081, 5, 1, spec(["event_repeat_freq": "1", "event_repeat_freq_type": "1", "exdate": "\(today.compact)"]), today.adding(days: -14), "encounter_day"),
+                (900_082, 6, 1, spec(["event_repeat_freq": "2", "event_repeat_freq_type": "1", "exdate": ""]), today.adding(days: -7), "encounter_day"),
+                (
+                    900_083, 7, 2, spec(["event_repeat_on_freq": "1", "event_repeat_on_num": "\(nth)", "event_repeat_on_day": "\(today.weekday)", "exdate": "", "rt2_pf_flag": "1"]),
+                    today.adding(days: -40), "appointment"
+                ),
+                (900_084, 8, 3, spec(["event_repeat_freq": "\(today.weekday + 1)", "event_repeat_freq_type": "6", "exdate": ""]), today.adding(days: -10), "appointment"),
+            ]
+            for (encounter, pid, type, recurrspec, start, _) in cases {
+                try await database.makeEncounter(encounter, pid: pid, date: todayText + " 00:00:00")
+                try await database.query(
+                    """
+                    INSERT INTO openemr_postcalendar_events (pc_catid, pc_multiple, pc_aid, pc_pid, pc_title, pc_eventDate, pc_endDate, pc_startTime,
+                                                             pc_duration, pc_recurrtype, pc_recurrspec, pc_apptstatus, pc_facility)
+                    VALUES (5, 0, '2', \(String(pid)), 'Video follow-up', \(start.description), \(today.adding(days: 60).description), '10:30:00', 900,
+                            \(type), \(String(decoding: recurrspec, as: UTF8.self)), '-', 1)
+                    """
+                )
+            }
+            try await database.withVideoApp { client, services in
+                services.globals.invalidate()
+                let admin = try await client.token("admin", "pass")
+                for (encounter, pid, type, _, _, expected) in cases {
+                    let response = try await client.call(.get, "/api/encounters/\(encounter)/video/", token: admin)
+                    #expect(response.status == .ok, "\(response.text)")
+                    let window = response.json["window"]
+                    #expect(window["source"].string == expected, "pid \(pid), type \(type): \(window)")
+                    if expected == "appointment" {
+                        #expect(window["start"].string == todayText + "T10:30:00Z", "pid \(pid), type \(type): \(window)")
+                        #expect(window["opens_at"].string == todayText + "T10:20:00Z")
+                    } else {
+                        #expect(window["start"].string == todayText + "T00:00:00Z", "pid \(pid), type \(type): \(window)")
+                    }
+                }
+            }
+        }
+
+        // MARK: Gap 3: `emr-bridge mint-token` is audited
+
+        struct CLIRun: Sendable {
+            var status: Int32
+            var stdout: String
+            var stderr: String
+        }
+
+        static func mintToken(_ arguments: [String], environment: [String: String]) async throws -> CLIRun {
+            let binary = TestEnvironment.repoRoot.appendingPathComponent(".build/debug/emr-bridge").path
+            return try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    do {
+                        let process = Process()
+                        process.executableURL = URL(fileURLWithPath: binary)
+                        process.arguments = ["mint-token"] + arguments
+                        process.environment = environment
+                        let output = Pipe(), errors = Pipe()
+                        process.standardOutput = output
+                        process.standardError = errors
+                        process.standardInput = FileHandle.nullDevice
+                        try process.run()
+                        nonisolated(unsafe) var errorData = Data()
+                        let group = DispatchGroup()
+                        group.enter()
+                        DispatchQueue.global().async {
+                            errorData = errors.fileHandleForReading.readDataToEndOfFile()
+                            group.leave()
+                        }
+                        let data = output.fileHandleForReading.readDataToEndOfFile()
+                        group.wait()
+                        process.waitUntilExit()
+                        continuation.resume(
+                            returning: CLIRun(
+                                status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: String(decoding: errorData, as: UTF8.self)
+                            )
+                        )
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+            }
+        }
+
+        /// The command writes its audit row (OpenEMR's log, through the API's `AuditLogger`) before it prints the
+        /// token; with no database configured or reachable it prints no token and exits 2; `--verify` needs no
+        /// database.
+        @Test func mintTokenCommandIsAuditedAndRefusesWithoutADatabase() async throws {
+            let database = try LiveDatabase.require()
+            let jitsi = LiveDatabase.videoEnvironment.merging(["LOG_LEVEL": "error", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "USER": "cli-tester"]) { $1 }
+            let environment = try database.environment().merging(jitsi) { $1 }
+            let room = "v-cli" + TestEnvironment.randomHex(bytes: 6)
+            let before = try await database.count("log", "event = 'video-token-mint'")
+
+            let minted = try await Self.mintToken([room, "Dr Q. Test", "", "--moderator", "--ttl", "600"], environment: environment)
+            #expect(minted.status == 0, "\(minted.stderr)")
+            let lines = minted.stdout.split(separator: "\n").map(String.init)
+            try #require(lines.count == 2, "\(minted.stdout)")
+            let token = lines[0]
+            #expect(lines[1] == "https://meet.example.com/\(room)?jwt=\(token)")
+            let verdict = try await PyJWT.judge([
+                .init(token: token, key: LiveDatabase.jitsiSecret, issuers: ["emrbridge"], audiences: ["jitsi"], room: room, sub: "meet.jitsi")
+            ])[0]
+            #expect(verdict["ok"].bool == true && verdict["moderator"].bool == true, "\(verdict)")
+            #expect(try await database.count("log", "event = 'video-token-mint'") == before + 1)
+            let fingerprint = String(Digest.sha256Hex(token).prefix(16))
+            let row = try #require(
+                try await database.client.query(
+                    "SELECT user, groupname, category, patient_id, success, FROM_BASE64(comments) AS c FROM log WHERE event = 'video-token-mint' ORDER BY id DESC LIMIT 1",
+                    logger: database.logger
+                ).first
+            )
+            #expect(try row.decode("user", as: String.self) == "emr-bridge")
+            #expect(try row.decode("category", as: String.self) == "Video Visit")
+            #expect(try row.decode("patient_id", as: Int?.self) == nil)
+            let comments = try row.decode("c", as: String.self)
+            #expect(comments.contains("moderator token for room \(room)") && comments.contains("token sha256 \(fingerprint)"), "\(comments)")
+            #expect(comments.contains("os user cli-tester") && !comments.contains(token), "\(comments)")
+            // The row verifies like OpenEMR's own (the checksum row exists, version 4).
+            #expect(try await database.count("log_comment_encrypt", "log_id = (SELECT MAX(id) FROM log WHERE event = 'video-token-mint') AND version = 4") == 1)
+
+            // --user names an active OpenEMR user; an unknown one is refused before anything is minted.
+            let asUser = try await Self.mintToken([room, "Pat", "pat@example.org", "--user", "drsmith"], environment: environment)
+            #expect(asUser.status == 0, "\(asUser.stderr)")
+            #expect(try await database.string("SELECT user AS v FROM log WHERE event = 'video-token-mint' ORDER BY id DESC LIMIT 1") == "drsmith")
+            #expect(try await database.string("SELECT FROM_BASE64(comments) AS v FROM log WHERE event = 'video-token-mint' ORDER BY id DESC LIMIT 1")?.contains("pat@example.org") == false)
+            let unknown = try await Self.mintToken([room, "Pat", "", "--user", "nobody-here"], environment: environment)
+            #expect(unknown.status == 2 && unknown.stdout.isEmpty, "\(unknown)")
+
+            // No database reachable (nothing listens on port 1), or none configured: no token, exit 2, and why.
+            let unreachable = try await Self.mintToken([room, "Dr Q. Test", ""], environment: environment.merging(["DB_PORT": "1", "DB_CONNECT_TIMEOUT": "2"]) { $1 })
+            #expect(unreachable.status == 2, "\(unreachable)")
+            #expect(unreachable.stdout.isEmpty, "no token without its audit row: \(unreachable.stdout)")
+            #expect(unreachable.stderr.contains("not minted"), "\(unreachable.stderr)")
+            var unconfigured = environment
+            unconfigured["DB_PASSWORD"] = nil
+            let noDatabase = try await Self.mintToken([room, "Dr Q. Test", ""], environment: unconfigured)
+            #expect(noDatabase.status == 2 && noDatabase.stdout.isEmpty && noDatabase.stderr.contains("not minted"), "\(noDatabase)")
+            #expect(try await database.count("log", "event = 'video-token-mint'") == before + 2)
+
+            // --verify: no database needed, nothing written.
+            let verified = try await Self.mintToken(["--verify", token], environment: unconfigured)
+            #expect(verified.status == 0 && verified.stdout.contains("prosody: accepted; moderator: yes"), "\(verified)")
+            #expect(try await database.count("log", "event = 'video-token-mint'") == before + 2)
         }
     }
 }

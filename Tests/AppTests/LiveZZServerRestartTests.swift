@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import MariaDB
+import Synchronization
 import Testing
 
 @testable import App
@@ -67,6 +68,106 @@ extension LiveAppTests {
                 #expect(recovered, "health did not return to 200 within 20 s of the restart")
                 #expect(try await client.currentUser(token).status == .ok, "tokens survive a database restart")
                 #expect(try await client.login("admin", "pass").status == .ok)
+            }
+        }
+
+        /// Issue 16: waiting event streams survive a MariaDB restart. Replica A's poller keeps its cursor through the
+        /// outage and reconnects: a change made just before the database went away and a change made after the
+        /// restart both reach the waiting streams; an outage never ends a stream, but a bridge token that expires
+        /// during it does (its expiry is known locally). A second hub on the same database, polled only when the test
+        /// says so, shows that a change committed while that replica could not poll (it was committed before the
+        /// stop, and the hub's first poll after it ran against a stopped server) is delivered after the reconnect.
+        @Test func videoEventStreamsSurviveARestartWithoutLosingAChange() async throws {
+            let database = try LiveDatabase.require()
+            try await database.setGlobal("gbl_time_zone", "UTC")
+            let (a, b, c) = (900_070, 900_071, 900_072)
+            for encounter in [a, b, c] { try await database.makeEncounter(encounter, date: LiveDatabase.localText()) }
+            let settings = ["DB_CONNECT_TIMEOUT": "1", "DB_LEASE_TIMEOUT": "2", "DB_READ_TIMEOUT": "5"]
+            try await database.withVideoApp(settings, setup: .live) { client, services in
+                let port = try #require(client.port)
+                let patient = try await client.portalToken("patient1", "patient123")
+                let expiring = try await client.portalToken("patient1", "patient123")
+                let provider = try await client.token("drsmith", "doctor123")
+                // One token expires 12 s from now (expiry is fixed at sign-in: the hub learns it when the stream opens).
+                try await database.query("UPDATE mmt_api_tokens SET expires_at = UTC_TIMESTAMP() + INTERVAL 12 SECOND WHERE token_hash = \(TokenStore.hash(expiring))")
+                let untilExpiry = try #require(
+                    try await database.int("SELECT TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at) AS v FROM mmt_api_tokens WHERE token_hash = \(TokenStore.hash(expiring))")
+                )
+                let expiresAt = ContinuousClock.now + .microseconds(untilExpiry)
+                func events(_ encounter: Int) -> String { "/api/encounters/\(encounter)/video/events/" }
+                let (streamA, streamB, streamC) = (
+                    SSEStream(port: port, path: events(a), token: patient), SSEStream(port: port, path: events(b), token: patient),
+                    SSEStream(port: port, path: events(c), token: patient)
+                )
+                let streamExpiring = SSEStream(port: port, path: events(a), token: expiring)
+                let streams = [streamA, streamB, streamC, streamExpiring]
+                #expect(try await SSEStream.wait(timeout: .seconds(10)) { streams.allSatisfy { $0.contains("\"state\":\"scheduled\"") } })
+
+                // The second hub: no run loop; it polls when the test calls pollOnce().
+                let manual = VideoEventHub(service: services.video, tokens: nil, logger: database.logger)
+                let seen = Mutex<[VideoStreamEvent]>([])
+                let (changes, cancel) = manual.subscribe(encounter: b, tokenHash: [])
+                let collector = Task { for await event in changes { seen.withLock { $0.append(event) } } }
+                defer {
+                    cancel()
+                    collector.cancel()
+                }
+                try await manual.pollOnce()  // its cursor: now
+
+
+                var stopped = false
+                do {
+                    // Changes just before the database goes away: b (the manual hub has not polled since) and c, whose
+                    // start returns right before the stop (replica A may or may not have polled it before).
+                    #expect(try await client.call(.post, "/api/encounters/\(b)/video/start/", token: provider).status == .ok)
+                    #expect(try await client.call(.post, "/api/encounters/\(c)/video/start/", token: provider).status == .ok)
+                    try await TestEnvironment.control("stop")
+                    stopped = true
+
+                    await #expect(throws: (any Error).self, "the manual hub cannot poll a stopped server") { try await manual.pollOnce() }
+                    // While the database is down the streams stay open; the expiring token's stream ends on time, by
+                    // the expiry the hub learnt before the outage (unless the stop itself outlasted the token).
+                    if ContinuousClock.now < expiresAt - .seconds(1) {
+                        #expect(!streamExpiring.contains("event: closed"), "not before its expiry")
+                    }
+                    #expect(
+                        try await SSEStream.wait(timeout: .seconds(15)) { streamExpiring.contains("event: closed\ndata: {\"reason\":\"token_expired\"") },
+                        "\(streamExpiring.received.suffix(300))"
+                    )
+                    #expect(ContinuousClock.now - expiresAt < .milliseconds(800), "ended within about an interval of its expiry, with the database down")
+                    #expect(!streamA.contains("event: closed") && !streamA.received.hasSuffix("0\r\n\r\n"), "an outage does not end a stream")
+                    #expect(services.videoEvents.waiterCount == 3)
+
+                    try await TestEnvironment.control("start")
+                    stopped = false
+                } catch {
+                    if stopped { try? await TestEnvironment.control("start") }
+                    throw error
+                }
+
+                // A change after the restart (the first requests may still meet dead pooled connections).
+                let deadline = ContinuousClock.now + .seconds(20)
+                var started = false
+                while !started && ContinuousClock.now < deadline {
+                    started = try await client.call(.post, "/api/encounters/\(a)/video/start/", token: provider).status == .ok
+                    if !started { try await Task.sleep(for: .milliseconds(250)) }
+                }
+                #expect(started, "start after the restart")
+                #expect(
+                    try await SSEStream.wait(timeout: .seconds(5)) { streams.prefix(3).allSatisfy { $0.contains("\"state\":\"live\"") } },
+                    "a: \(streamA.received.suffix(200)) b: \(streamB.received.suffix(200)) c: \(streamC.received.suffix(200))"
+                )
+                #expect(!streamExpiring.contains("\"state\":\"live\""), "the ended stream heard nothing more")
+
+                // The manual hub reconnects with its old cursor and delivers b's change, made before the outage.
+                var delivered = false
+                while !delivered && ContinuousClock.now < deadline + .seconds(10) {
+                    try? await manual.pollOnce()
+                    delivered = seen.withLock { $0.contains { if case .change(let change) = $0 { change.encounter == b && change.state == "live" } else { false } } }
+                    if !delivered { try await Task.sleep(for: .milliseconds(100)) }
+                }
+                #expect(delivered, "the change committed before the outage reached the hub after it: \(seen.withLock { $0 })")
+                for stream in streams { stream.close() }
             }
         }
     }

@@ -118,6 +118,47 @@ enum PyJWT {
         }
     }
 
+    /// The signer writes the token into the string's storage in place (benchmark 6): byte for byte what the
+    /// straightforward encoding gives (Foundation's base64, swift-crypto's one-shot HMAC or RSA verification), for
+    /// every payload length modulo 3 and for names that need escaping.
+    @Test func mintingInPlaceEqualsTheStraightforwardEncoding() throws {
+        func base64url(_ bytes: some Sequence<UInt8>) -> String {
+            Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+        let names = ["", "A", "Jo", "Émile Zoë", "Dr \"Quote\" \\ Back", "Tab\tNew\nLine", "名前", String(repeating: "x", count: 257)]
+        for algorithm in [JitsiAlgorithm.hs256, .rs256, .jaas] {
+            let settings = try Self.settings(algorithm)
+            let signer = try JitsiSigner(settings: settings)
+            for (index, name) in names.enumerated() {
+                for email in [nil, "someone+\(index)@example.org"] {
+                    var claims = Self.claims(moderator: index % 2 == 0, now: 1_700_000_000 + index, closes: 1_700_003_600)
+                    claims.user.name = name
+                    claims.user.email = email
+                    let token = try signer.mint(claims)
+                    let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                    try #require(parts.count == 3)
+                    var header = #"{"alg":"\#(algorithm.jwtAlgorithm)","typ":"JWT""#
+                    if algorithm != .hs256 { header += #","kid":"\#(settings.keyID)""# }
+                    #expect(parts[0] == base64url(Array((header + "}").utf8)))
+                    #expect(parts[1] == base64url(signer.payload(claims)))
+                    let input = Array((parts[0] + "." + parts[1]).utf8)
+                    if algorithm == .hs256 {
+                        let mac = HMAC<SHA256>.authenticationCode(for: input, using: SymmetricKey(data: Array(Self.secret.utf8)))
+                        #expect(parts[2] == base64url(Array(mac)))
+                    } else {
+                        let signature = try #require(Base64URL.decode(Substring(parts[2])))
+                        #expect(Self.rsaKey.publicKey.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: input, padding: .insecurePKCS1v1_5))
+                    }
+                    let payload = try JSONSerialization.jsonObject(with: Data(try #require(Base64URL.decode(Substring(parts[1]))))) as? [String: Any]
+                    let user = (payload?["context"] as? [String: Any])?["user"] as? [String: Any]
+                    #expect(user?["name"] as? String == name)
+                    #expect(user?["email"] as? String == email)
+                }
+            }
+        }
+    }
+
     @Test func rs256VerifiesOnlyWithItsPublicKey() async throws {
         let signer = try JitsiSigner(settings: try Self.settings(.rs256))
         let now = Int(Date().timeIntervalSince1970)

@@ -108,13 +108,15 @@ struct VideoController: Sendable {
 
     /// What the writer loop of one stream handles.
     enum StreamItem: Sendable {
-        case change(VideoVisitChange)
+        case event(VideoStreamEvent)
         case keepAlive
     }
 
     /// `GET …/video/events/`: Server-Sent Events. The current state first (`event: state`), then every change of this
     /// visit as it is seen by the replica's poller (within one poll interval), `: keep-alive` comments while idle. The
-    /// stream ends after `ended`, when the client goes away, and on graceful shutdown.
+    /// stream ends after `ended`, when the client goes away, on graceful shutdown, and, after an `event: closed`
+    /// saying why, within one poll interval of the bridge token it was opened with (directly or through the ticket)
+    /// being revoked, expiring, or being refused by OpenEMR.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         let number = try id("encounter", context)
         let identity: Identity
@@ -130,7 +132,7 @@ struct VideoController: Sendable {
             throw AppError.unauthorized
         }
         // Subscribe before reading the state, so no change falls between the two.
-        let (changes, cancel) = events.subscribe(encounter: number)
+        let (changes, cancel) = events.subscribe(encounter: number, tokenHash: identity.tokenHash)
         let initial: VideoVisitStatus
         do {
             initial = try await video.status(encounter: number, by: identity, logger: context.logger)
@@ -152,7 +154,7 @@ struct VideoController: Sendable {
             let (items, continuation) = AsyncStream<StreamItem>.makeStream(bufferingPolicy: .bufferingNewest(32))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await change in changes { continuation.yield(.change(change)) }
+                    for await event in changes { continuation.yield(.event(event)) }
                     continuation.finish()
                 }
                 group.addTask {
@@ -166,11 +168,14 @@ struct VideoController: Sendable {
                         switch item {
                         case .keepAlive:
                             try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                        case .change(let change):
+                        case .event(.change(let change)):
                             guard change.version > lastVersion else { continue }
                             lastVersion = change.version
                             try await writer.write(ByteBuffer(string: Self.event(change)))
                             if change.state == "ended" { return }
+                        case .event(.closed(let reason)):
+                            try await writer.write(ByteBuffer(string: Self.closed(reason)))
+                            return
                         }
                     }
                 } onGracefulShutdown: {
@@ -189,6 +194,17 @@ struct VideoController: Sendable {
 
     static func event(_ change: VideoVisitChange) -> String {
         "id: \(change.version)\nevent: state\ndata: \(change.json)\n\n"
+    }
+
+    /// The last event of a stream whose bridge token ended: the reason, and that reconnecting with it is useless.
+    static func closed(_ reason: TokenStore.Ended) -> String {
+        let message: String
+        switch reason {
+        case .revoked: message = "The bridge token was revoked (signed out); sign in again."
+        case .expired: message = "The bridge token has expired; sign in again."
+        case .refused: message = "OpenEMR no longer accepts this sign-in; sign in again."
+        }
+        return "event: closed\ndata: {\"reason\":\"\(reason.rawValue)\",\"message\":\"\(message)\"}\n\n"
     }
 
     // MARK: Settings

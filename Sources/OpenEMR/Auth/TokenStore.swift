@@ -157,7 +157,14 @@ public struct TokenStore: Sendable {
     /// handler can run it in the same database hop as its own query, or for a batch of requests at once.
     public static func lookup(hashes: [[UInt8]]) -> MariaDBQuery {
         """
-        SELECT t.token_hash, t.kind, t.user_id, t.pid, t.username, t.role, t.groupname, t.fname, t.lname, t.facility_id, t.source,
+        SELECT \(fragment: identityColumns)
+        \(fragment: identityFrom(hashes: hashes)) AND t.revoked_at IS NULL AND t.expires_at > UTC_TIMESTAMP()
+        """
+    }
+
+    /// What `identity(from:hash:)` reads of a token row: the token and OpenEMR's state of its account.
+    static let identityColumns: MariaDBQuery = """
+        t.token_hash, t.kind, t.user_id, t.pid, t.username, t.role, t.groupname, t.fname, t.lname, t.facility_id, t.source,
                t.session_id, (t.last_used_at IS NULL OR t.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND) AS touch,
                u.active, u.authorized, u.see_auth, p.allow_patient_portal,
                (t.credential_sha IS NULL OR t.credential_sha = SHA2(CASE t.kind
@@ -166,16 +173,142 @@ public struct TokenStore: Sendable {
                                           AND BINARY o.portal_login_username = BINARY t.username)
                    END, 256)) AS credential_ok,
                (SELECT TIMESTAMPDIFF(SECOND, st.last_updated, NOW()) FROM session_tracker st WHERE st.uuid = t.session_tracker_uuid) AS session_idle
+        """
+
+    static func identityFrom(hashes: [[UInt8]]) -> MariaDBQuery {
+        """
         FROM mmt_api_tokens t
         LEFT JOIN users u ON t.kind = 'user' AND u.id = t.user_id AND BINARY u.username = BINARY t.username
         LEFT JOIN patient_data p ON t.kind = 'patient' AND p.pid = t.pid
-        WHERE t.token_hash IN (\(paddedList: hashes)) AND t.revoked_at IS NULL AND t.expires_at > UTC_TIMESTAMP()
+        WHERE t.token_hash IN (\(paddedList: hashes))
         """
+    }
+
+    /// A token's SHA-256 as a dictionary key: hashed as one block of bytes (an `[UInt8]` key feeds the hasher byte by
+    /// byte, which the streams' token check would do for every open stream's token every interval).
+    public struct Key: Hashable, Sendable {
+        public let hash: [UInt8]
+        public init(_ hash: [UInt8]) { self.hash = hash }
+        public func hash(into hasher: inout Hasher) { hash.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
+
+    /// Why a token no longer opens anything.
+    public enum Ended: String, Sendable {
+        /// Signed out or revoked (or already purged, which only happens to ended tokens).
+        case revoked = "token_revoked"
+        case expired = "token_expired"
+        /// OpenEMR no longer allows its account: user deactivated, password changed, portal access withdrawn, the
+        /// bridged OpenEMR session over, or the demo guest off.
+        case refused = "token_refused"
+    }
+
+    /// The state of one token for the streams' checks.
+    public enum State: Sendable, Equatable {
+        /// Still accepted; it expires after this long (measured on the database's clock).
+        case live(expiresIn: Duration)
+        case ended(Ended)
+    }
+
+    /// The state of many tokens in ONE statement, by the rule every request applies (`acceptedRole`), without
+    /// recording a use: revoked, expired or gone (the purge deletes only ended tokens), or refused by OpenEMR (user
+    /// deactivated, password changed, portal access withdrawn, bridged session over). It joins OpenEMR's tables and
+    /// hashes the stored password per token, so the streams' poller runs it every few seconds, not every interval.
+    public func states(of keys: [Key], logger: Logger) async throws -> [Key: State] {
+        guard !keys.isEmpty else { return [:] }
+        let rows = try await database.query(
+            """
+            SELECT \(fragment: Self.identityColumns), (t.revoked_at IS NOT NULL) AS revoked,
+                   TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), t.expires_at) AS expires_in
+            \(fragment: Self.identityFrom(hashes: keys.map(\.hash)))
+            """,
+            logger: logger
+        ).rows
+        var states: [Key: State] = Dictionary(minimumCapacity: keys.count)
+        for key in keys { states[key] = .ended(.revoked) }
+        for row in rows {
+            let key = Key(try row.decode("token_hash", as: [UInt8].self))
+            if let state = try Self.ownState(row) {
+                states[key] = state
+            } else if try await acceptedRole(row, logger: logger) == nil {
+                states[key] = .ended(.refused)
+            } else {
+                states[key] = .live(expiresIn: .microseconds(try row.decode("expires_in", as: Int64?.self) ?? 0))
+            }
+        }
+        return states
+    }
+
+    /// Revoked or expired by the token's own row (`revoked`, `expires_in` in microseconds); nil when neither.
+    static func ownState(_ row: MariaDBRow) throws -> State? {
+        if try row.decode("revoked", as: Int.self) == 1 { return .ended(.revoked) }
+        if try row.decode("expires_in", as: Int64?.self) ?? 0 <= 0 { return .ended(.expired) }
+        return nil
+    }
+
+    /// What changed for the streams' poller since its last round, in ONE statement whose cost does not grow with
+    /// the number of open streams: the tokens revoked since `since` (the `now` of the previous round, minus a minute
+    /// for transactions that commit late; an index range on `revoked_at`, usually empty), and the state of the
+    /// `new` tokens (their expiry, which never changes afterwards, so the poller then ends their streams by the
+    /// clock). Returns the database's clock for the next round.
+    public func changes(revokedSince since: MariaDBDateTime?, new keys: [Key], logger: Logger) async throws -> (
+        now: MariaDBDateTime, revoked: [Key], states: [Key: State]
+    ) {
+        var query: MariaDBQuery = """
+            SELECT NULL AS token_hash, 0 AS revoked, 0 AS expires_in, UTC_TIMESTAMP() AS now
+            UNION ALL
+            SELECT t.token_hash, 1, 0, NULL FROM mmt_api_tokens t
+            WHERE t.revoked_at >= COALESCE(\(since), UTC_TIMESTAMP()) - INTERVAL 60 SECOND
+            """
+        if !keys.isEmpty {
+            query.append(
+                """
+
+                UNION ALL
+                SELECT t.token_hash, 2 + (t.revoked_at IS NOT NULL), TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), t.expires_at), NULL
+                FROM mmt_api_tokens t WHERE t.token_hash IN (\(paddedList: keys.map(\.hash)))
+                """
+            )
+        }
+        let rows = try await database.query(query, logger: logger).rows
+        var now: MariaDBDateTime?
+        var revoked: [Key] = []
+        var states: [Key: State] = [:]
+        for key in keys { states[key] = .ended(.revoked) }
+        for row in rows {
+            guard let hash = try row.decode("token_hash", as: [UInt8]?.self) else {
+                now = try row.decode("now", as: MariaDBDateTime?.self)
+                continue
+            }
+            switch try row.decode("revoked", as: Int.self) {
+            case 1: revoked.append(Key(hash))
+            case 3: states[Key(hash)] = .ended(.revoked)
+            default:
+                let expiresIn = try row.decode("expires_in", as: Int64?.self) ?? 0
+                states[Key(hash)] = expiresIn <= 0 ? .ended(.expired) : .live(expiresIn: .microseconds(expiresIn))
+            }
+        }
+        guard let now else { throw OpenEMRError.inconsistent("the token check read no clock") }
+        return (now, revoked, states)
     }
 
     /// The identity for a row of `lookup(hashes:)`, or nil when OpenEMR no longer allows it; records the use at most
     /// once a minute.
     public func identity(from row: MariaDBRow, hash: [UInt8], logger: Logger) async throws -> Identity? {
+        guard let role = try await acceptedRole(row, logger: logger) else { return nil }
+        if try row.decode("touch", as: Int.self) == 1 {
+            try await database.query("UPDATE mmt_api_tokens SET last_used_at = UTC_TIMESTAMP() WHERE token_hash = \(hash)", logger: logger)
+        }
+        return Identity(
+            role: role, userID: try row.decode("user_id", as: Int?.self), username: try row.decode("username", as: String.self),
+            groupName: try row.decode("groupname", as: String.self), pid: try row.decode("pid", as: Int?.self),
+            fname: try row.decode("fname", as: String.self), lname: try row.decode("lname", as: String.self),
+            facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: hash
+        )
+    }
+
+    /// The rule every request applies to a token row (`identityColumns`): the caller's role when OpenEMR still
+    /// allows the account, else nil.
+    func acceptedRole(_ row: MariaDBRow, logger: Logger) async throws -> Identity.Role? {
         guard var role = Identity.Role(rawValue: try row.decode("role", as: String.self)) else { return nil }
         let kind = try row.decode("kind", as: String.self)
         switch kind {
@@ -195,15 +328,7 @@ public struct TokenStore: Sendable {
         if try row.decode("source", as: String.self) == "openemr-session" {
             guard try await sessionIsLive(row, portal: kind == "patient", logger: logger) else { return nil }
         }
-        if try row.decode("touch", as: Int.self) == 1 {
-            try await database.query("UPDATE mmt_api_tokens SET last_used_at = UTC_TIMESTAMP() WHERE token_hash = \(hash)", logger: logger)
-        }
-        return Identity(
-            role: role, userID: try row.decode("user_id", as: Int?.self), username: try row.decode("username", as: String.self),
-            groupName: try row.decode("groupname", as: String.self), pid: try row.decode("pid", as: Int?.self),
-            fname: try row.decode("fname", as: String.self), lname: try row.decode("lname", as: String.self),
-            facilityID: try row.decode("facility_id", as: Int?.self), tokenHash: hash
-        )
+        return role
     }
 
     /// A bridged OpenEMR session is still live: its file exists and was written (PHP touches it on every request)

@@ -12,6 +12,11 @@ public struct JSONWriter {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends literal JSON prepared earlier (a fragment this type wrote).
+    public mutating func raw(_ fragment: [UInt8]) {
+        bytes.append(contentsOf: fragment)
+    }
+
     /// Appends `"text"` with escapes, or `null`.
     public mutating func string(_ text: String?) {
         guard var text else { return raw("null") }

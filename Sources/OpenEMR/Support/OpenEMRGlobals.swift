@@ -17,13 +17,16 @@ public struct OpenEMRGlobals: Sendable, Equatable {
     public var portalTimeout = 1800
     /// `gbl_time_zone`; empty means PHP's default (UTC on the official images).
     public var timeZone = ""
+    /// `weekend_days` as OpenEMR reads it (`explode(',', …)`; "6,0" by default: Saturday, Sunday), for the work-day
+    /// steps of repeating appointments. An entry that is not a number never matches a week day.
+    public var weekendDays: [Int?] = [6, 0]
 
     public init() {}
 
     static let names = [
         "password_max_failed_logins", "time_reset_password_max_failed_logins", "ip_max_failed_logins",
         "ip_time_reset_password_max_failed_logins", "password_expiration_days", "password_grace_time", "timeout", "portal_timeout",
-        "gbl_time_zone",
+        "gbl_time_zone", "weekend_days",
     ]
 
     init(values: [String: String]) {
@@ -40,6 +43,9 @@ public struct OpenEMRGlobals: Sendable, Equatable {
         sessionTimeout = int("timeout", sessionTimeout)
         portalTimeout = int("portal_timeout", portalTimeout)
         timeZone = values["gbl_time_zone"] ?? ""
+        if let text = values["weekend_days"] {
+            weekendDays = text.split(separator: ",", omittingEmptySubsequences: false).map { AppointmentRecurrence.phpInteger(String($0), whole: true) }
+        }
     }
 }
 

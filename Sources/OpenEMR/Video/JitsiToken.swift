@@ -68,10 +68,18 @@ public struct JitsiKeyError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Signs Jitsi tokens with a key parsed once: HMAC-SHA-256 (swift-crypto) or RSA PKCS#1 v1.5 SHA-256
-/// (swift-crypto's `_RSA`). The JSON is written straight into bytes; the header segment is encoded once.
+/// (swift-crypto's `_RSA`).
+///
+/// Minting is on the hot path of `start`/`join` and of benchmark 6, so the work that does not depend on the claims is
+/// done once here: the header segment, the constant start of the payload (`aud`, `iss`, `sub`), and for HS256 the
+/// HMAC key schedule (the inner and outer SHA-256 states after the padded key). A token then costs one JSON buffer,
+/// one string, and the hashing of its own bytes; the segments are base64url-encoded straight into the string's
+/// storage and the signature is computed over that storage in place (no intermediate arrays, no generic
+/// `DataProtocol` paths).
 public struct JitsiSigner: Sendable {
     enum Key: Sendable {
-        case hmac(SymmetricKey)
+        /// The HMAC with its key already absorbed; copied per token (swift-crypto's hashers copy on write).
+        case hmac(HMAC<SHA256>)
         case rsa(_RSA.Signing.PrivateKey)
     }
 
@@ -79,6 +87,11 @@ public struct JitsiSigner: Sendable {
     let key: Key
     /// base64url of the header JSON.
     let headerSegment: [UInt8]
+    /// `{"aud":…,"iss":…,"sub":…,"room":`: the payload's start, the same for every token of these settings.
+    let payloadPrefix: [UInt8]
+    /// The `features` objects every visit token carries (`JitsiClaims.features(moderator:recording:)`, four of them),
+    /// written once; other feature lists are written per token.
+    let standardFeatures: [(features: [(key: String, value: Bool)], json: [UInt8])]
 
     public init(settings: JitsiSettings) throws {
         self.settings = settings
@@ -86,7 +99,7 @@ public struct JitsiSigner: Sendable {
         case .hs256:
             guard !settings.appSecret.isEmpty else { throw JitsiKeyError(message: "HS256 needs JITSI_APP_SECRET.") }
             // Prosody uses the configured string's raw bytes as the HMAC key (never base64-decoded).
-            key = .hmac(SymmetricKey(data: Array(settings.appSecret.utf8)))
+            key = .hmac(HMAC<SHA256>(key: SymmetricKey(data: Array(settings.appSecret.utf8))))
         case .rs256, .jaas:
             let pem = settings.privateKeyPEM
             guard pem.contains("PRIVATE KEY") else {
@@ -109,6 +122,45 @@ public struct JitsiSigner: Sendable {
         }
         header.raw("}")
         headerSegment = Base64URL.encode(header.bytes)
+        var prefix = JSONWriter(capacity: 160)
+        prefix.raw("{\"aud\":")
+        prefix.string(settings.audienceClaim)
+        prefix.raw(",\"iss\":")
+        prefix.string(settings.issuer)
+        prefix.raw(",\"sub\":")
+        prefix.string(settings.subClaim)
+        prefix.raw(",\"room\":")
+        payloadPrefix = prefix.bytes
+        standardFeatures = [(true, true), (true, false), (false, true), (false, false)].map { moderator, recording in
+            let features = JitsiClaims.features(moderator: moderator, recording: recording)
+            var json = JSONWriter(capacity: 320)
+            Self.write(features, into: &json)
+            return (features, json.bytes)
+        }
+    }
+
+    /// `{"key":bool,…}`.
+    static func write(_ features: [(key: String, value: Bool)], into json: inout JSONWriter) {
+        json.raw("{")
+        for (index, feature) in features.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.string(feature.key)
+            if feature.value { json.raw(":true") } else { json.raw(":false") }
+        }
+        json.raw("}")
+    }
+
+    /// The JSON of `features`: a standard list's prepared text (compared key by key), else written now.
+    func write(features: [(key: String, value: Bool)], into json: inout JSONWriter) {
+        for standard in standardFeatures where standard.features.count == features.count {
+            var same = true
+            for index in features.indices where features[index].key != standard.features[index].key || features[index].value != standard.features[index].value {
+                same = false
+                break
+            }
+            if same { return json.raw(standard.json) }
+        }
+        Self.write(features, into: &json)
     }
 
     /// The public key (PEM) that verifies this signer's RS256 tokens; nil for HS256.
@@ -119,14 +171,8 @@ public struct JitsiSigner: Sendable {
 
     /// The payload JSON of `claims` under these settings.
     public func payload(_ claims: JitsiClaims) -> [UInt8] {
-        var json = JSONWriter(capacity: 640)
-        json.raw("{\"aud\":")
-        json.string(settings.audienceClaim)
-        json.raw(",\"iss\":")
-        json.string(settings.issuer)
-        json.raw(",\"sub\":")
-        json.string(settings.subClaim)
-        json.raw(",\"room\":")
+        var json = JSONWriter(capacity: payloadPrefix.count + 480 + claims.user.name.utf8.count)
+        json.raw(payloadPrefix)
         json.string(claims.room)
         json.raw(",\"iat\":")
         json.int(claims.issuedAt)
@@ -151,38 +197,69 @@ public struct JitsiSigner: Sendable {
         } else {
             json.raw(",\"moderator\":false,\"affiliation\":\"member\"}")
         }
-        json.raw(",\"features\":{")
-        for (index, feature) in claims.features.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.string(feature.key)
-            if feature.value { json.raw(":true") } else { json.raw(":false") }
-        }
-        json.raw("}}}")
+        json.raw(",\"features\":")
+        write(features: claims.features, into: &json)
+        json.raw("}}")
         return json.bytes
     }
 
     /// The signed token `header.payload.signature` (base64url, no padding).
     public func mint(_ claims: JitsiClaims) throws -> String {
-        var bytes = headerSegment
-        bytes.reserveCapacity(headerSegment.count + 1200)
-        bytes.append(UInt8(ascii: "."))
-        Base64URL.encode(payload(claims), into: &bytes)
-        let signature: [UInt8]
+        let payload = self.payload(claims)
+        let signingLength = headerSegment.count + 1 + Base64URL.encodedCount(payload.count)
         switch key {
-        case .hmac(let secret):
-            signature = Array(HMAC<SHA256>.authenticationCode(for: bytes, using: secret))
+        case .hmac(let keyed):
+            // The whole token is written into the string's own storage; the MAC is taken over its first part.
+            let length = signingLength + 1 + Base64URL.encodedCount(SHA256.byteCount)
+            return String(unsafeUninitializedCapacity: length) { buffer in
+                var end = Self.signingInput(header: headerSegment, payload: payload, into: buffer)
+                var mac = keyed
+                mac.update(data: UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[0..<end])))
+                buffer[end] = UInt8(ascii: ".")
+                end += 1
+                let code = mac.finalize()
+                code.withUnsafeBytes { end = Base64URL.encode($0, into: buffer, at: end) }
+                return end
+            }
         case .rsa(let privateKey):
-            signature = Array(try privateKey.signature(for: bytes, padding: .insecurePKCS1v1_5).rawRepresentation)
+            var input = [UInt8](repeating: 0, count: signingLength)
+            _ = input.withUnsafeMutableBufferPointer { Self.signingInput(header: headerSegment, payload: payload, into: $0) }
+            let signature = try privateKey.signature(for: input, padding: .insecurePKCS1v1_5).rawRepresentation
+            let length = signingLength + 1 + Base64URL.encodedCount(signature.count)
+            return String(unsafeUninitializedCapacity: length) { buffer in
+                var end = Self.signingInput(header: headerSegment, payload: payload, into: buffer)
+                buffer[end] = UInt8(ascii: ".")
+                end += 1
+                signature.withUnsafeBytes { end = Base64URL.encode($0, into: buffer, at: end) }
+                return end
+            }
         }
-        bytes.append(UInt8(ascii: "."))
-        Base64URL.encode(signature, into: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Writes `header.base64url(payload)` at the start of `buffer`; returns its length.
+    private static func signingInput(header: [UInt8], payload: [UInt8], into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var end = 0
+        header.withUnsafeBufferPointer { source in
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[0..<source.count]).initialize(fromContentsOf: source)
+            end = source.count
+        }
+        buffer[end] = UInt8(ascii: ".")
+        end += 1
+        payload.withUnsafeBytes { end = Base64URL.encode($0, into: buffer, at: end) }
+        return end
     }
 }
 
 /// base64url without padding (RFC 7515 §2), as JWTs use it.
 public enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    /// Every 12-bit value's two characters, as they lie in memory (8 KiB): one lookup per two characters.
+    private static let pairs: [UInt16] = (0..<4096).map { value in
+        UInt16(alphabet[value >> 6]) | UInt16(alphabet[value & 63]) << 8
+    }
+
+    /// The length of the encoding of `count` bytes (no padding).
+    public static func encodedCount(_ count: Int) -> Int { (count * 4 + 2) / 3 }
 
     public static func encode(_ input: [UInt8]) -> [UInt8] {
         var output: [UInt8] = []
@@ -191,38 +268,47 @@ public enum Base64URL {
     }
 
     public static func encode(_ input: [UInt8], into output: inout [UInt8]) {
-        let count = (input.count * 4 + 2) / 3
-        // Written through raw buffers: one append per token segment, not one per character (the hot part of minting).
+        let count = encodedCount(input.count)
         let encoded = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            input.withUnsafeBufferPointer { source in
-                alphabet.withUnsafeBufferPointer { table in
-                    var index = 0, out = 0
-                    let length = source.count
-                    while index + 3 <= length {
-                        let value = UInt32(source[index]) << 16 | UInt32(source[index + 1]) << 8 | UInt32(source[index + 2])
-                        buffer[out] = table[Int(value >> 18 & 63)]
-                        buffer[out + 1] = table[Int(value >> 12 & 63)]
-                        buffer[out + 2] = table[Int(value >> 6 & 63)]
-                        buffer[out + 3] = table[Int(value & 63)]
-                        index += 3
-                        out += 4
-                    }
-                    let rest = length - index
-                    if rest == 1 {
-                        let value = UInt32(source[index]) << 16
-                        buffer[out] = table[Int(value >> 18 & 63)]
-                        buffer[out + 1] = table[Int(value >> 12 & 63)]
-                    } else if rest == 2 {
-                        let value = UInt32(source[index]) << 16 | UInt32(source[index + 1]) << 8
-                        buffer[out] = table[Int(value >> 18 & 63)]
-                        buffer[out + 1] = table[Int(value >> 12 & 63)]
-                        buffer[out + 2] = table[Int(value >> 6 & 63)]
-                    }
-                }
-            }
-            initialized = count
+            initialized = input.withUnsafeBytes { encode($0, into: buffer, at: 0) }
         }
         output.append(contentsOf: encoded)
+    }
+
+    /// Encodes `source` into `output` from index `start` (the caller sized it: `encodedCount`); returns the index
+    /// after the last character written.
+    @discardableResult
+    public static func encode(_ source: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        let length = source.count
+        precondition(start >= 0 && start + encodedCount(length) <= output.count, "base64url output too small")
+        guard length > 0, let base = output.baseAddress else { return start }
+        let destination = UnsafeMutableRawPointer(base)
+        var index = 0, out = start
+        pairs.withUnsafeBufferPointer { pairs in
+            while index + 3 <= length {
+                let value = Int(source[index]) << 16 | Int(source[index + 1]) << 8 | Int(source[index + 2])
+                destination.storeBytes(of: pairs[value >> 12].littleEndian, toByteOffset: out, as: UInt16.self)
+                destination.storeBytes(of: pairs[value & 0xFFF].littleEndian, toByteOffset: out + 2, as: UInt16.self)
+                index += 3
+                out += 4
+            }
+        }
+        return alphabet.withUnsafeBufferPointer { table in
+            let rest = length - index
+            if rest == 1 {
+                let value = UInt32(source[index]) << 16
+                output[out] = table[Int(value >> 18 & 63)]
+                output[out + 1] = table[Int(value >> 12 & 63)]
+                out += 2
+            } else if rest == 2 {
+                let value = UInt32(source[index]) << 16 | UInt32(source[index + 1]) << 8
+                output[out] = table[Int(value >> 18 & 63)]
+                output[out + 1] = table[Int(value >> 12 & 63)]
+                output[out + 2] = table[Int(value >> 6 & 63)]
+                out += 3
+            }
+            return out
+        }
     }
 
     /// Decodes base64url as luajwtjitsi does: `=` padding ignored, `+` and `/` refused. Nil when malformed.

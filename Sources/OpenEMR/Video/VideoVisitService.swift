@@ -216,31 +216,49 @@ public struct VideoVisitService: Sendable {
             endedAt: UTCTime.date(try visitRow.decode("ended_at", as: MariaDBDateTime?.self)),
             appointmentEID: try visitRow.decode("appointment_eid", as: Int?.self), version: try visitRow.decode("version", as: Int64.self)
         )
-        // The matching appointment: that patient, that provider, that day; the one nearest the encounter's time.
+        // The matching appointment: that patient, that provider, that day; the one nearest the encounter's time. A
+        // repeating appointment matches when one of its occurrences, expanded as OpenEMR's calendar expands it, falls
+        // on that day (the rows are those OpenEMR's fetchEvents() reads for a one-day range).
         let day = MariaDBDateTime.date(year: encounter.date.year, month: encounter.date.month, day: encounter.date.day)
-        let appointment = try await connection.query(
+        let candidates = try await connection.query(
             """
-            SELECT pc_eid, pc_eventDate, pc_startTime, pc_alldayevent FROM openemr_postcalendar_events
-            WHERE pc_pid = \(String(encounter.pid)) AND pc_aid = \(String(encounter.providerID ?? -1)) AND pc_eventDate = \(day)
+            SELECT pc_eid, pc_eventDate, pc_endDate, pc_startTime, pc_alldayevent, pc_recurrtype, pc_recurrspec FROM openemr_postcalendar_events
+            WHERE pc_pid = \(String(encounter.pid)) AND pc_aid = \(String(encounter.providerID ?? -1))
+              AND (pc_eventDate = \(day) OR (pc_recurrtype > 0 AND pc_eventDate <= \(day) AND pc_endDate >= \(day)))
               AND pc_apptstatus NOT IN ('x', '%', '?')
-            ORDER BY ABS(TIME_TO_SEC(TIMEDIFF(COALESCE(pc_startTime, '00:00:00'), TIME(\(encounter.date))))), pc_eid LIMIT 1
+            ORDER BY ABS(TIME_TO_SEC(TIMEDIFF(COALESCE(pc_startTime, '00:00:00'), TIME(\(encounter.date))))), pc_eid LIMIT 200
             """
-        ).first
-        let timeZone = try await globals.current(on: connection).timeZone
-        let appointmentFacts = try appointment.map { row in
-            (
-                date: try row.decode("pc_eventDate", as: MariaDBDateTime.self), time: try row.decode("pc_startTime", as: MariaDBTime?.self),
-                allDay: try row.decode("pc_alldayevent", as: Int.self) == 1
-            )
+        )
+        let openEMR = try await globals.current(on: connection)
+        let timeZone = openEMR.timeZone
+        var appointment: (eid: Int, recurring: Bool, facts: (date: MariaDBDateTime, time: MariaDBTime?, allDay: Bool))?
+        if let encounterDay = CalendarDay(year: encounter.date.year, month: encounter.date.month, day: encounter.date.day) {
+            for row in candidates.rows {
+                let type = try row.decode("pc_recurrtype", as: Int.self)
+                if type != 0 {
+                    let start = try row.decode("pc_eventDate", as: MariaDBDateTime?.self).flatMap { CalendarDay(year: $0.year, month: $0.month, day: $0.day) }
+                    let end = try row.decode("pc_endDate", as: MariaDBDateTime?.self).flatMap { CalendarDay(year: $0.year, month: $0.month, day: $0.day) }
+                    guard let start, let recurrence = AppointmentRecurrence.parse(recurrType: type, spec: try row.decode("pc_recurrspec", as: [UInt8]?.self)),
+                        recurrence.occurs(on: encounterDay, start: start, end: end, weekendDays: openEMR.weekendDays)
+                    else { continue }
+                }
+                appointment = (
+                    eid: try row.decode("pc_eid", as: Int.self), recurring: type != 0,
+                    facts: (date: day, time: try row.decode("pc_startTime", as: MariaDBTime?.self), allDay: try row.decode("pc_alldayevent", as: Int.self) == 1)
+                )
+                break
+            }
         }
         guard
             let window = JoinWindow.of(
-                encounterDate: encounter.date, appointment: appointmentFacts, timeZone: timeZone, before: settings.windowBefore, after: settings.windowAfter
+                encounterDate: encounter.date, appointment: appointment?.facts, timeZone: timeZone, before: settings.windowBefore, after: settings.windowAfter
             )
         else { throw OpenEMRError.conflict("The encounter has no valid date.", code: "encounter_without_date") }
         return Loaded(
             encounter: encounter, visit: visit, settings: settings, window: window,
-            appointmentEID: try appointment?.decode("pc_eid", as: Int.self)
+            // One occurrence of a repeating appointment is not moved to "in exam room": its status is the whole
+            // series' (OpenEMR's calendar first splits the occurrence off, which the bridge does not do).
+            appointmentEID: appointment.flatMap { $0.recurring ? nil : $0.eid }
         )
     }
 
