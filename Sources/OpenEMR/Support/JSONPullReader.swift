@@ -59,29 +59,45 @@ public struct JSONPullReader {
         return true
     }
 
-    /// Starts an object member list: `{` then either `}` (empty: returns false and `done` true) or the first key.
-    /// Use as: `guard reader.consume(ascii "{") … while let key = reader.nextKey(first: &first)`.
-    public mutating func nextKey(first: inout Bool) -> String?? {
-        if first {
-            first = false
-            if consume(0x7D) { return .some(nil) }  // `}`: end of an empty object
-        } else {
-            if consume(0x7D) { return .some(nil) }
-            guard consume(0x2C) else { return nil }
-        }
-        guard let key = string(), consume(0x3A) else { return nil }
-        return .some(key)
+    /// An object whose members of interest are `keys`: `member(i, &reader)` reads the value of `keys[i]` (false when
+    /// it cannot); other members are skipped. False when malformed, nested too deep, or when a key of interest repeats
+    /// (which `JSONDecoder` judges).
+    public mutating func object(_ keys: [String], depth: Int = 0, _ member: (Int, inout JSONPullReader) -> Bool) -> Bool {
+        guard depth < 64, consume(0x7B) else { return false }
+        if consume(0x7D) { return true }
+        var seen: UInt64 = 0
+        repeat {
+            guard let key = string(), consume(0x3A) else { return false }
+            if let position = keys.firstIndex(of: key) {
+                guard seen & (1 << position) == 0 else { return false }
+                seen |= 1 << position
+                guard member(position, &self) else { return false }
+            } else {
+                guard skipValue(depth: depth + 1) else { return false }
+            }
+        } while consume(0x2C)
+        return consume(0x7D)
     }
 
-    /// Continues an array: true when another element follows (after `,` or, for the first, directly), false at `]`;
-    /// nil when malformed.
-    public mutating func nextElement(first: inout Bool) -> Bool? {
-        if consume(0x5D) { return false }
-        if first {
-            first = false
+    /// An array: `element(&reader)` reads each element (false when it cannot). False when malformed.
+    public mutating func array(depth: Int = 0, _ element: (inout JSONPullReader) -> Bool) -> Bool {
+        guard depth < 64, consume(0x5B) else { return false }
+        if consume(0x5D) { return true }
+        repeat {
+            guard element(&self) else { return false }
+        } while consume(0x2C)
+        return consume(0x5D)
+    }
+
+    /// A value that may be `null` into `target` (nil for `null`), read by `value`; false when malformed.
+    public mutating func read<T>(_ target: inout T?, _ value: (inout JSONPullReader) -> T?) -> Bool {
+        if consumeNull() {
+            target = nil
             return true
         }
-        return consume(0x2C) ? true : nil
+        guard let read = value(&self) else { return false }
+        target = read
+        return true
     }
 
     /// A JSON string, unescaped; nil when malformed (bad escape, control character, lone surrogate, invalid UTF-8).
@@ -162,7 +178,7 @@ public struct JSONPullReader {
             }
             i += 2
         }
-        return String(validating: out, as: UTF8.self)
+        return out.withUnsafeBufferPointer { String(utf8Bytes: $0) }
     }
 
     /// The span of a JSON number (RFC 8259 grammar) and whether it is a plain integer (no fraction, no exponent).
@@ -226,22 +242,8 @@ public struct JSONPullReader {
         guard depth < 64, let next = peek() else { return false }
         switch next {
         case 0x22: return string() != nil
-        case 0x7B:
-            index += 1
-            var first = true
-            while true {
-                guard let key = nextKey(first: &first) else { return false }
-                guard key != nil else { return true }
-                guard skipValue(depth: depth + 1) else { return false }
-            }
-        case 0x5B:
-            index += 1
-            var first = true
-            while true {
-                guard let more = nextElement(first: &first) else { return false }
-                guard more else { return true }
-                guard skipValue(depth: depth + 1) else { return false }
-            }
+        case 0x7B: return object([], depth: depth) { _, _ in false }
+        case 0x5B: return array(depth: depth) { $0.skipValue(depth: depth + 1) }
         case 0x74: return literal("true")
         case 0x66: return literal("false")
         case 0x6E: return consumeNull()

@@ -110,84 +110,39 @@ public struct TranscriptionInput: JSONKeyed, FastJSONDecodable, Sendable, Equata
     /// `JSONDecoder` should judge.
     public init?(fastJSON bytes: UnsafeRawBufferPointer) {
         var reader = JSONPullReader(bytes)
-        guard reader.consume(UInt8(ascii: "{")) else { return nil }
-        var seen: UInt8 = 0
-        var first = true
-        while true {
-            guard let next = reader.nextKey(first: &first) else { return nil }
-            guard let key = next else { break }
-            let bit: UInt8
+        let complete = reader.object(["pid", "encounter", "provider_id", "language", "duration_ms", "segments"]) { key, reader in
             switch key {
-            case "pid": bit = 1
-            case "encounter": bit = 2
-            case "provider_id": bit = 4
-            case "language": bit = 8
-            case "duration_ms": bit = 16
-            case "segments": bit = 32
-            default:
-                guard reader.skipValue() else { return nil }
-                continue
-            }
-            guard seen & bit == 0 else { return nil }  // a repeated key: JSONDecoder's call
-            seen |= bit
-            if reader.consumeNull() {
-                if bit == 16 { sentDuration = true }
-                continue
-            }
-            switch bit {
-            case 1: guard let value = reader.int() else { return nil }; pid = value
-            case 2: guard let value = reader.int() else { return nil }; encounter = value
-            case 4: guard let value = reader.int() else { return nil }; providerId = value
-            case 8: guard let value = reader.string() else { return nil }; language = value
-            case 16: guard let value = reader.int() else { return nil }; durationMs = value; sentDuration = true
-            default:
-                guard let value = Self.fastSegments(&reader) else { return nil }
-                segments = value
+            case 0: return reader.read(&pid) { $0.int() }
+            case 1: return reader.read(&encounter) { $0.int() }
+            case 2: return reader.read(&providerId) { $0.int() }
+            case 3: return reader.read(&language) { $0.string() }
+            case 4:
+                sentDuration = true
+                return reader.read(&durationMs) { $0.int() }
+            default: return reader.read(&segments, Self.fastSegments)
             }
         }
-        guard reader.atDocumentEnd() else { return nil }
+        guard complete, reader.atDocumentEnd() else { return nil }
     }
 
     private static func fastSegments(_ reader: inout JSONPullReader) -> [TranscriptionSegmentInput]? {
-        guard reader.consume(UInt8(ascii: "[")) else { return nil }
         var result: [TranscriptionSegmentInput] = []
-        var first = true
-        while true {
-            guard let more = reader.nextElement(first: &first) else { return nil }
-            guard more else { return result }
-            guard reader.consume(UInt8(ascii: "{")) else { return nil }
+        let complete = reader.array { reader in
             var segment = TranscriptionSegmentInput()
-            var seen: UInt8 = 0
-            var firstKey = true
-            while true {
-                guard let next = reader.nextKey(first: &firstKey) else { return nil }
-                guard let key = next else { break }
-                let bit: UInt8
+            let read = reader.object(["order", "start_ms", "end_ms", "speaker", "text", "confidence"]) { key, reader in
                 switch key {
-                case "order": bit = 1
-                case "start_ms": bit = 2
-                case "end_ms": bit = 4
-                case "speaker": bit = 8
-                case "text": bit = 16
-                case "confidence": bit = 32
-                default:
-                    guard reader.skipValue() else { return nil }
-                    continue
-                }
-                guard seen & bit == 0 else { return nil }
-                seen |= bit
-                if reader.consumeNull() { continue }
-                switch bit {
-                case 1: guard let value = reader.int() else { return nil }; segment.order = value
-                case 2: guard let value = reader.int() else { return nil }; segment.startMs = value
-                case 4: guard let value = reader.int() else { return nil }; segment.endMs = value
-                case 8: guard let value = reader.string() else { return nil }; segment.speaker = value
-                case 16: guard let value = reader.string() else { return nil }; segment.text = value
-                default: guard let value = reader.double() else { return nil }; segment.confidence = value
+                case 0: return reader.read(&segment.order) { $0.int() }
+                case 1: return reader.read(&segment.startMs) { $0.int() }
+                case 2: return reader.read(&segment.endMs) { $0.int() }
+                case 3: return reader.read(&segment.speaker) { $0.string() }
+                case 4: return reader.read(&segment.text) { $0.string() }
+                default: return reader.read(&segment.confidence) { $0.double() }
                 }
             }
             result.append(segment)
+            return read
         }
+        return complete ? result : nil
     }
 
     public init(pid: Int?, encounter: Int?, providerId: Int? = nil, language: String? = nil, durationMs: Int? = nil, segments: [TranscriptionSegment]?) {
