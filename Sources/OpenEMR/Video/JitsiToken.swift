@@ -203,50 +203,40 @@ public struct JitsiSigner: Sendable {
         return json.bytes
     }
 
-    /// The signed token `header.payload.signature` (base64url, no padding).
+    /// The signed token `header.payload.signature` (base64url, no padding), written into the string's own storage:
+    /// the signing input first, then the signature taken over those bytes in place.
     public func mint(_ claims: JitsiClaims) throws -> String {
         let payload = self.payload(claims)
-        let signingLength = headerSegment.count + 1 + Base64URL.encodedCount(payload.count)
+        let signatureCount: Int
         switch key {
-        case .hmac(let keyed):
-            // The whole token is written into the string's own storage; the MAC is taken over its first part.
-            let length = signingLength + 1 + Base64URL.encodedCount(SHA256.byteCount)
-            return String(unsafeUninitializedCapacity: length) { buffer in
-                var end = Self.signingInput(header: headerSegment, payload: payload, into: buffer)
+        case .hmac: signatureCount = SHA256.byteCount
+        case .rsa(let privateKey): signatureCount = (privateKey.keySizeInBits + 7) / 8  // PKCS#1 v1.5: the modulus' size
+        }
+        let length = headerSegment.count + 1 + Base64URL.encodedCount(payload.count) + 1 + Base64URL.encodedCount(signatureCount)
+        return try String(unsafeUninitializedCapacity: length) { buffer in
+            var end = 0
+            headerSegment.withUnsafeBufferPointer { header in
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[0..<header.count]).initialize(fromContentsOf: header)
+                end = header.count
+            }
+            buffer[end] = UInt8(ascii: ".")
+            end += 1
+            payload.withUnsafeBytes { end = Base64URL.encode($0, into: buffer, at: end) }
+            let input = UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[0..<end]))
+            buffer[end] = UInt8(ascii: ".")
+            end += 1
+            switch key {
+            case .hmac(let keyed):
                 var mac = keyed
-                mac.update(data: UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[0..<end])))
-                buffer[end] = UInt8(ascii: ".")
-                end += 1
-                let code = mac.finalize()
-                code.withUnsafeBytes { end = Base64URL.encode($0, into: buffer, at: end) }
-                return end
-            }
-        case .rsa(let privateKey):
-            var input = [UInt8](repeating: 0, count: signingLength)
-            _ = input.withUnsafeMutableBufferPointer { Self.signingInput(header: headerSegment, payload: payload, into: $0) }
-            let signature = try privateKey.signature(for: input, padding: .insecurePKCS1v1_5).rawRepresentation
-            let length = signingLength + 1 + Base64URL.encodedCount(signature.count)
-            return String(unsafeUninitializedCapacity: length) { buffer in
-                var end = Self.signingInput(header: headerSegment, payload: payload, into: buffer)
-                buffer[end] = UInt8(ascii: ".")
-                end += 1
+                mac.update(data: input)
+                mac.finalize().withUnsafeBytes { end = Base64URL.encode($0, into: buffer, at: end) }
+            case .rsa(let privateKey):
+                let signature = try privateKey.signature(for: input, padding: .insecurePKCS1v1_5).rawRepresentation
+                guard signature.count == signatureCount else { throw JitsiKeyError(message: "made an RSA signature of an unexpected size.") }
                 signature.withUnsafeBytes { end = Base64URL.encode($0, into: buffer, at: end) }
-                return end
             }
+            return end
         }
-    }
-
-    /// Writes `header.base64url(payload)` at the start of `buffer`; returns its length.
-    private static func signingInput(header: [UInt8], payload: [UInt8], into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
-        var end = 0
-        header.withUnsafeBufferPointer { source in
-            _ = UnsafeMutableBufferPointer(rebasing: buffer[0..<source.count]).initialize(fromContentsOf: source)
-            end = source.count
-        }
-        buffer[end] = UInt8(ascii: ".")
-        end += 1
-        payload.withUnsafeBytes { end = Base64URL.encode($0, into: buffer, at: end) }
-        return end
     }
 }
 
