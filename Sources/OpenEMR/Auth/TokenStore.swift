@@ -227,22 +227,21 @@ public struct TokenStore: Sendable {
         for key in keys { states[key] = .ended(.revoked) }
         for row in rows {
             let key = Key(try row.decode("token_hash", as: [UInt8].self))
-            if let state = try Self.ownState(row) {
-                states[key] = state
-            } else if try await acceptedRole(row, logger: logger) == nil {
+            let own = Self.state(revoked: try row.decode("revoked", as: Int.self) == 1, expiresIn: try row.decode("expires_in", as: Int64?.self))
+            if case .live = own, try await acceptedRole(row, logger: logger) == nil {
                 states[key] = .ended(.refused)
             } else {
-                states[key] = .live(expiresIn: .microseconds(try row.decode("expires_in", as: Int64?.self) ?? 0))
+                states[key] = own
             }
         }
         return states
     }
 
-    /// Revoked or expired by the token's own row (`revoked`, `expires_in` in microseconds); nil when neither.
-    static func ownState(_ row: MariaDBRow) throws -> State? {
-        if try row.decode("revoked", as: Int.self) == 1 { return .ended(.revoked) }
-        if try row.decode("expires_in", as: Int64?.self) ?? 0 <= 0 { return .ended(.expired) }
-        return nil
+    /// A token's state by its own row: revoked, expired (`expiresIn` microseconds, nil or ≤ 0), or live.
+    static func state(revoked: Bool, expiresIn: Int64?) -> State {
+        if revoked { return .ended(.revoked) }
+        guard let expiresIn, expiresIn > 0 else { return .ended(.expired) }
+        return .live(expiresIn: .microseconds(expiresIn))
     }
 
     /// What changed for the streams' poller since its last round, in ONE statement whose cost does not grow with
@@ -279,12 +278,11 @@ public struct TokenStore: Sendable {
                 now = try row.decode("now", as: MariaDBDateTime?.self)
                 continue
             }
-            switch try row.decode("revoked", as: Int.self) {
-            case 1: revoked.append(Key(hash))
-            case 3: states[Key(hash)] = .ended(.revoked)
-            default:
-                let expiresIn = try row.decode("expires_in", as: Int64?.self) ?? 0
-                states[Key(hash)] = expiresIn <= 0 ? .ended(.expired) : .live(expiresIn: .microseconds(expiresIn))
+            let kind = try row.decode("revoked", as: Int.self)
+            if kind == 1 {
+                revoked.append(Key(hash))
+            } else {
+                states[Key(hash)] = Self.state(revoked: kind == 3, expiresIn: try row.decode("expires_in", as: Int64?.self))
             }
         }
         guard let now else { throw OpenEMRError.inconsistent("the token check read no clock") }
