@@ -106,10 +106,7 @@ public struct PatientSearch: Sendable {
         // which would read its whole budget without filling a page.
         let selective = filter.words.filter(Self.looksSelective).sorted(by: { $0.count > $1.count })
         for word in selective {
-            let pids = try await connection.query(Self.matches(of: word, limit: probeLimit + 1)).rows.map { try $0.decode("pid", as: Int.self) }
-            if pids.count <= probeLimit {
-                return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids))", filter, page: page, on: connection)
-            }
+            if let found = try await probe(word, filter, page: page, on: connection) { return found }
         }
         // Common words fill a page within the first rows of an ordered scan: try that first, briefly.
         if filter.orderIndex != nil, let found = try await scan(predicate, order: order, hint: hint, page: page, budget: quickBudget, on: connection) {
@@ -117,10 +114,7 @@ public struct PatientSearch: Sendable {
         }
         // Longer words match fewer patients, usually: probe them first.
         for word in filter.words.sorted(by: { $0.count > $1.count }) where !selective.contains(word) {
-            let pids = try await connection.query(Self.matches(of: word, limit: probeLimit + 1)).rows.map { try $0.decode("pid", as: Int.self) }
-            if pids.count <= probeLimit {
-                return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids))", filter, page: page, on: connection)
-            }
+            if let found = try await probe(word, filter, page: page, on: connection) { return found }
         }
         if let found = try await scan(predicate, order: order, hint: hint, page: page, budget: scanBudget, on: connection) {
             return try Self.scanned(found, page: page)
@@ -131,6 +125,16 @@ public struct PatientSearch: Sendable {
             return try await checked(joining: Self.matches(of: longest, limit: nil), filter, page: page, on: connection)
         }
         return try Self.scanned(try await scan(predicate, order: order, hint: hint, page: page, budget: nil, on: connection) ?? [], page: page)
+    }
+
+    /// The page from the patients `word` matches, checked against the whole filter; nil when they are more than
+    /// `probeLimit`.
+    func probe(_ word: Substring, _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection) async throws
+        -> ([Int], Int, Bool, PageRequest)?
+    {
+        let pids = try await connection.query(Self.matches(of: word, limit: probeLimit + 1)).rows.map { try $0.decode("pid", as: Int.self) }
+        guard pids.count <= probeLimit else { return nil }
+        return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids))", filter, page: page, on: connection)
     }
 
     /// A word that is probably rare: five or more digits (a pubpid, most of a phone number) or an e-mail address.
