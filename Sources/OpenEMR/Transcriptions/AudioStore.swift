@@ -59,38 +59,13 @@ public struct AudioStore: Sendable {
         let limit = maxBytes
         do {
             try await FileSystem.shared.withFileHandle(forWritingAt: partial, options: .newFile(replaceExisting: true)) { handle in
-                // Double buffering: while one 1 MiB block is written on the I/O thread pool, the next is received and
-                // hashed, so the disk write and the hash run side by side instead of one after the other.
-                let blockSize = 1 << 20
-                var block = ByteBuffer()
-                block.reserveCapacity(blockSize)
-                var written: Int64 = 0
-                var pending: Task<Void, any Error>?
-                func submit(_ full: ByteBuffer) async throws {
-                    try await pending?.value
-                    let offset = written
-                    written += Int64(full.readableBytes)
-                    pending = Task { _ = try await handle.write(contentsOf: full.readableBytesView, toAbsoluteOffset: offset) }
-                }
-                do {
+                try await handle.withBufferedWriter(capacity: .bytes(1 << 20)) { writer in
                     for try await chunk in body {
                         total += chunk.readableBytes
                         if total > limit { throw Self.tooLarge(limit) }
                         chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                        var chunk = chunk
-                        block.writeBuffer(&chunk)
-                        if block.readableBytes >= blockSize {
-                            try await submit(block)
-                            block = ByteBuffer()
-                            block.reserveCapacity(blockSize)
-                        }
+                        try await writer.write(contentsOf: chunk)
                     }
-                    if block.readableBytes > 0 { try await submit(block) }
-                    try await pending?.value
-                } catch {
-                    // Never close the file under a write still in flight.
-                    _ = try? await pending?.value
-                    throw error
                 }
             }
             try await FileSystem.shared.moveItem(at: partial, to: FilePath(path(of: file)))
