@@ -32,7 +32,7 @@ extension LiveAppTests {
             var stderr: String
         }
 
-        static var binary: String { TestEnvironment.repoRoot.appendingPathComponent(".build/debug/emr-bridge").path }
+        static var binary: String { TestEnvironment.bridgeBinary }
 
         static func temporaryFile(_ contents: String, suffix: String = ".csv") throws -> String {
             let path = NSTemporaryDirectory() + "/import-\(UUID().uuidString)\(suffix)"
@@ -42,32 +42,9 @@ extension LiveAppTests {
 
         /// Runs `emr-bridge import-encounters …` against the suite's database; returns the exit status and stderr.
         static func cli(_ arguments: [String], stdin: Data? = nil) async throws -> Run {
-            let database = try LiveDatabase.require()
-            var environment = try database.environment()
-            environment["LOG_LEVEL"] = "error"
-            let env = environment
-            return try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
-                    do {
-                        let process = Process()
-                        process.executableURL = URL(fileURLWithPath: binary)
-                        process.arguments = ["import-encounters"] + arguments
-                        process.environment = env
-                        let errors = Pipe(), input = Pipe()
-                        process.standardError = errors
-                        process.standardOutput = FileHandle.nullDevice
-                        process.standardInput = input
-                        try process.run()
-                        if let stdin { input.fileHandleForWriting.write(stdin) }
-                        try? input.fileHandleForWriting.close()
-                        let data = errors.fileHandleForReading.readDataToEndOfFile()
-                        process.waitUntilExit()
-                        continuation.resume(returning: Run(status: process.terminationStatus, stderr: String(decoding: data, as: UTF8.self)))
-                    } catch {
-                        continuation.resume(throwing: error)
-                    }
-                }
-            }
+            let environment = try LiveDatabase.require().environment(["LOG_LEVEL": "error"])
+            let output = try await TestEnvironment.execute(binary, ["import-encounters"] + arguments, environment: environment, stdin: stdin)
+            return Run(status: output.status, stderr: output.stderr)
         }
 
         static func reportLines(_ path: String) throws -> [[String: Any]] {

@@ -308,7 +308,7 @@ extension LiveAppTests {
         /// or take it away again (the one change the bridge makes to an OpenEMR table is optional and reversible).
         @Test func migrateAddsAndRemovesTheFreshnessIndex() async throws {
             let database = try LiveDatabase.require()
-            let binary = TestEnvironment.repoRoot.appendingPathComponent(".build/debug/emr-bridge").path
+            let binary = TestEnvironment.bridgeBinary
             let settings = try database.environment(["LOG_LEVEL": "error"]).map { "\($0.key)=\($0.value)" }
             func migrate(_ options: [String]) async throws -> String {
                 String(decoding: try await TestEnvironment.run("/usr/bin/env", settings + [binary, "migrate"] + options), as: UTF8.self)

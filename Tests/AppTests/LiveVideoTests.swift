@@ -595,39 +595,8 @@ extension LiveAppTests {
         }
 
         static func mintToken(_ arguments: [String], environment: [String: String]) async throws -> CLIRun {
-            let binary = TestEnvironment.repoRoot.appendingPathComponent(".build/debug/emr-bridge").path
-            return try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
-                    do {
-                        let process = Process()
-                        process.executableURL = URL(fileURLWithPath: binary)
-                        process.arguments = ["mint-token"] + arguments
-                        process.environment = environment
-                        let output = Pipe(), errors = Pipe()
-                        process.standardOutput = output
-                        process.standardError = errors
-                        process.standardInput = FileHandle.nullDevice
-                        try process.run()
-                        nonisolated(unsafe) var errorData = Data()
-                        let group = DispatchGroup()
-                        group.enter()
-                        DispatchQueue.global().async {
-                            errorData = errors.fileHandleForReading.readDataToEndOfFile()
-                            group.leave()
-                        }
-                        let data = output.fileHandleForReading.readDataToEndOfFile()
-                        group.wait()
-                        process.waitUntilExit()
-                        continuation.resume(
-                            returning: CLIRun(
-                                status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: String(decoding: errorData, as: UTF8.self)
-                            )
-                        )
-                    } catch {
-                        continuation.resume(throwing: error)
-                    }
-                }
-            }
+            let output = try await TestEnvironment.execute(TestEnvironment.bridgeBinary, ["mint-token"] + arguments, environment: environment)
+            return CLIRun(status: output.status, stdout: String(decoding: output.stdout, as: UTF8.self), stderr: output.stderr)
         }
 
         /// The command writes its audit row (OpenEMR's log, through the API's `AuditLogger`) before it prints the

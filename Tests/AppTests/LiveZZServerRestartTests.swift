@@ -26,11 +26,7 @@ extension LiveAppTests {
                 #expect(up.status == .ok)
                 let token = try await client.token("admin", "pass")
 
-                var stopped = false
-                do {
-                    try await TestEnvironment.control("stop")
-                    stopped = true
-
+                try await TestServer.whileStopped { () async throws in
                     for attempt in 1...3 {
                         let started = ContinuousClock.now
                         let down = try await client.send(.get, "/api/health/")
@@ -47,12 +43,6 @@ extension LiveAppTests {
                     #expect(login.errorCode == "database_unavailable")
                     let me = try await client.currentUser(token)
                     #expect(me.status == .serviceUnavailable, "\(me.text)")
-
-                    try await TestEnvironment.control("start")
-                    stopped = false
-                } catch {
-                    if stopped { try? await TestEnvironment.control("start") }
-                    throw error
                 }
 
                 // The same app instance recovers by itself.
@@ -114,16 +104,11 @@ extension LiveAppTests {
                 }
                 try await manual.pollOnce()  // its cursor: now
 
-
-                var stopped = false
-                do {
-                    // Changes just before the database goes away: b (the manual hub has not polled since) and c, whose
-                    // start returns right before the stop (replica A may or may not have polled it before).
-                    #expect(try await client.call(.post, "/api/encounters/\(b)/video/start/", token: provider).status == .ok)
-                    #expect(try await client.call(.post, "/api/encounters/\(c)/video/start/", token: provider).status == .ok)
-                    try await TestEnvironment.control("stop")
-                    stopped = true
-
+                // Changes just before the database goes away: b (the manual hub has not polled since) and c, whose
+                // start returns right before the stop (replica A may or may not have polled it before).
+                #expect(try await client.call(.post, "/api/encounters/\(b)/video/start/", token: provider).status == .ok)
+                #expect(try await client.call(.post, "/api/encounters/\(c)/video/start/", token: provider).status == .ok)
+                try await TestServer.whileStopped { () async throws in
                     await #expect(throws: (any Error).self, "the manual hub cannot poll a stopped server") { try await manual.pollOnce() }
                     // While the database is down the streams stay open; the expiring token's stream ends on time, by
                     // the expiry the hub learnt before the outage (unless the stop itself outlasted the token).
@@ -137,12 +122,6 @@ extension LiveAppTests {
                     #expect(ContinuousClock.now - expiresAt < .milliseconds(800), "ended within about an interval of its expiry, with the database down")
                     #expect(!streamA.contains("event: closed") && !streamA.received.hasSuffix("0\r\n\r\n"), "an outage does not end a stream")
                     #expect(services.videoEvents.waiterCount == 3)
-
-                    try await TestEnvironment.control("start")
-                    stopped = false
-                } catch {
-                    if stopped { try? await TestEnvironment.control("start") }
-                    throw error
                 }
 
                 // A change after the restart (the first requests may still meet dead pooled connections).

@@ -112,15 +112,29 @@ enum TestEnvironment {
 
     static func randomBytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255) } }
 
-    /// Runs `executable` with `arguments`, feeding `stdin`, and returns its stdout; throws on a non-zero exit.
-    /// Runs on a Dispatch thread, never blocking a Swift concurrency thread.
-    static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil) async throws -> Data {
+    /// The debug build of the command-line tool (`swift build` makes it before the tests run).
+    static var bridgeBinary: String { repoRoot.appendingPathComponent(".build/debug/emr-bridge").path }
+
+    /// What a finished process left.
+    struct ProcessOutput: Sendable {
+        var status: Int32
+        var stdout: Data
+        var stderr: String
+    }
+
+    /// Runs `executable` (a path, or a name looked up through `/usr/bin/env`) with `arguments` and `environment` (nil:
+    /// this process's), feeding `stdin`, whatever its exit status. Runs on a Dispatch thread, never blocking a Swift
+    /// concurrency thread; stdout and stderr are drained at once, so a chatty child cannot block on a full pipe.
+    static func execute(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: Data? = nil) async throws
+        -> ProcessOutput
+    {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 do {
                     let process = Process()
                     process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
                     process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+                    if let environment { process.environment = environment }
                     let output = Pipe(), errors = Pipe(), input = Pipe()
                     process.standardOutput = output
                     process.standardError = errors
@@ -128,7 +142,6 @@ enum TestEnvironment {
                     try process.run()
                     if let stdin { input.fileHandleForWriting.write(stdin) }
                     try? input.fileHandleForWriting.close()
-                    // Drain stderr concurrently so a chatty child cannot block on a full pipe.
                     nonisolated(unsafe) var errorData = Data()
                     let group = DispatchGroup()
                     group.enter()
@@ -139,18 +152,25 @@ enum TestEnvironment {
                     let data = output.fileHandleForReading.readDataToEndOfFile()
                     group.wait()
                     process.waitUntilExit()
-                    guard process.terminationStatus == 0 else {
-                        throw CommandFailed(
-                            command: ([executable] + arguments).joined(separator: " ").prefix(300).description, status: process.terminationStatus,
-                            stderr: String(decoding: errorData, as: UTF8.self)
-                        )
-                    }
-                    continuation.resume(returning: data)
+                    continuation.resume(
+                        returning: ProcessOutput(status: process.terminationStatus, stdout: data, stderr: String(decoding: errorData, as: UTF8.self))
+                    )
                 } catch {
                     continuation.resume(throwing: error)
                 }
             }
         }
+    }
+
+    /// `execute`, returning stdout; throws on a non-zero exit.
+    static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil) async throws -> Data {
+        let output = try await execute(executable, arguments, stdin: stdin)
+        guard output.status == 0 else {
+            throw CommandFailed(
+                command: ([executable] + arguments).joined(separator: " ").prefix(300).description, status: output.status, stderr: output.stderr
+            )
+        }
+        return output.stdout
     }
 
     /// Runs `$EMR_TEST_MARIADB_CTL <action>` (`stop` / `start`).

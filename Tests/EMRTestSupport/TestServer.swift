@@ -75,6 +75,20 @@ public enum TestServer {
         guard status == 0 else { throw ControlFailed(command: command, status: status) }
     }
 
+    /// Stops the server, runs `body`, and starts the server again, also when `body` throws.
+    public static func whileStopped<T>(_ body: () async throws -> T) async throws -> T {
+        try await control("stop")
+        let result: T
+        do {
+            result = try await body()
+        } catch {
+            try? await control("start")
+            throw error
+        }
+        try await control("start")
+        return result
+    }
+
     /// Blocking `posix_spawn` + `waitpid`; the exit status, or 128 + signal.
     private static func spawnAndWait(_ arguments: [String], command: String) throws -> Int32 {
         var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]

@@ -23,11 +23,7 @@ extension LiveMariaDBTests {
                 try await client.query("CREATE TABLE r (id INT PRIMARY KEY) ENGINE=InnoDB", logger: logger)
                 try await client.query("INSERT INTO r VALUES (\(1))", logger: logger)
 
-                var stopped = false
-                do {
-                    try await TestDatabase.control("stop")
-                    stopped = true
-
+                try await TestServer.whileStopped { () async throws in
                     // The idle connection is dead, then no new one can be opened: both are "unavailable".
                     for attempt in 1...3 {
                         let error = try await #require(throws: MariaDBError.self) { try await client.query("SELECT 1", logger: logger) }
@@ -35,12 +31,6 @@ extension LiveMariaDBTests {
                         #expect(error.isConnectionLost, "attempt \(attempt): \(error)")
                     }
                     #expect(client.poolStatistics.total == 0)
-
-                    try await TestDatabase.control("start")
-                    stopped = false
-                } catch {
-                    if stopped { try? await TestDatabase.control("start") }
-                    throw error
                 }
 
                 // Same client, no new one: works again, and the data survived.
@@ -64,18 +54,10 @@ extension LiveMariaDBTests {
                 }
                 #expect(client.poolStatistics.idle == 2)
 
-                var stopped = false
-                do {
-                    try await TestDatabase.control("stop")
-                    stopped = true
+                try await TestServer.whileStopped { () async throws in
                     let error = try await #require(throws: MariaDBError.self) { try await client.query("SELECT 1", logger: logger) }
                     #expect(error.code == .connectionFailed, "ping failed, reconnect failed: \(error)")
                     #expect(error.isUnavailable)
-                    try await TestDatabase.control("start")
-                    stopped = false
-                } catch {
-                    if stopped { try? await TestDatabase.control("start") }
-                    throw error
                 }
                 // Every call succeeds at once after the restart, also the one that gets the other stale connection.
                 for _ in 0..<3 {
