@@ -46,8 +46,8 @@ public struct ImportRun: Sendable, Encodable, Equatable {
     static let stale = "(state IN ('queued', 'running') AND COALESCE(updated_at, created_at) < UTC_TIMESTAMP() - INTERVAL \(staleAfterSeconds) SECOND)"
 
     static let columns = """
-        id, source, format, origin, IF(\(stale), 'failed', state) AS state, dry_run, strict, created_by, created_at, started_at, updated_at, finished_at, \
-        bytes_total, bytes_read, rows_read, imported, already_imported, conflicts, rejected, IF(\(stale), '\(staleReason)', error) AS error, \
+        id, source, format, origin, state, dry_run, strict, created_by, created_at, started_at, updated_at, finished_at, bytes_total, bytes_read,
+        rows_read, imported, already_imported, conflicts, rejected, error, \(stale) AS stale,
         TIMESTAMPDIFF(MICROSECOND, started_at, COALESCE(finished_at, updated_at)) AS micros
         """
 
@@ -73,6 +73,10 @@ public struct ImportRun: Sendable, Encodable, Equatable {
         conflicts = try row.decode("conflicts", as: Int.self)
         rejected = try row.decode("rejected", as: Int.self)
         error = try row.decode("error", as: String?.self)
+        if try row.decode("stale", as: Int?.self) == 1 {
+            state = .failed
+            error = Self.staleReason
+        }
         let micros = try row.decode("micros", as: Int?.self) ?? 0
         rate = micros > 0 ? (Double(rowsRead) / (Double(micros) / 1e6) * 10).rounded() / 10 : 0
     }
