@@ -534,6 +534,47 @@ extension LiveAppTests {
             }
         }
 
+        /// The two statements behind the streams' token check, directly: what changed since a round (recent
+        /// revocations, new tokens' expiry) and the whole rule for every token.
+        @Test func tokenStatesForTheStreams() async throws {
+            let database = try LiveDatabase.require()
+            try await database.withVideoApp { client, services in
+                let tokens = services.tokens
+                let (live, revoked, expired, refused) = (
+                    try await client.portalToken("patient1", "patient123"), try await client.portalToken("patient1", "patient123"),
+                    try await client.portalToken("patient1", "patient123"), try await client.token("frontdesk", "front123")
+                )
+                let keys = [live, revoked, expired, refused].map { TokenStore.Key(TokenStore.hash($0)) }
+                let unknown = TokenStore.Key(TestEnvironment.randomBytes(32))
+                let first = try await tokens.changes(revokedSince: nil, new: keys + [unknown], logger: database.logger)
+                for key in keys {
+                    guard case .live(let remaining) = first.states[key] else {
+                        Issue.record("a live token: \(String(describing: first.states[key]))")
+                        continue
+                    }
+                    #expect(remaining > .seconds(28_000) && remaining <= .seconds(28_800), "BRIDGE_TOKEN_TTL 28800: \(remaining)")
+                }
+                #expect(first.states[unknown] == .ended(.revoked), "a token that is gone")
+                #expect(!first.revoked.contains(keys[1]))
+
+                try await database.query("UPDATE mmt_api_tokens SET revoked_at = UTC_TIMESTAMP() WHERE token_hash = \(keys[1].hash)")
+                try await database.query("UPDATE mmt_api_tokens SET expires_at = UTC_TIMESTAMP() - INTERVAL 1 SECOND WHERE token_hash = \(keys[2].hash)")
+                try await database.query("UPDATE users SET active = 0 WHERE username = 'frontdesk'")
+                let round = try await tokens.changes(revokedSince: first.now, new: [], logger: database.logger)
+                #expect(round.revoked.contains(keys[1]) && !round.revoked.contains(keys[0]), "revoked since the last round")
+                #expect(round.states.isEmpty)
+                let again = try await tokens.changes(revokedSince: round.now, new: [keys[2]], logger: database.logger)
+                #expect(again.revoked.contains(keys[1]), "a minute's margin for late commits")
+                #expect(again.states[keys[2]] == .ended(.expired))
+
+                let all = try await tokens.states(of: keys + [unknown], logger: database.logger)
+                #expect(all[keys[1]] == .ended(.revoked) && all[keys[2]] == .ended(.expired) && all[keys[3]] == .ended(.refused))
+                #expect(all[unknown] == .ended(.revoked))
+                if case .live = all[keys[0]] {} else { Issue.record("live: \(String(describing: all[keys[0]]))") }
+                try await database.query("UPDATE users SET active = 1 WHERE username = 'frontdesk'")
+            }
+        }
+
         // MARK: Gap 4: repeating appointments set the join window
 
         /// Appointments that repeat (weekly, "repeats on" the nth week day, days of the week) set the window of a

@@ -78,7 +78,7 @@ extension LiveAppTests {
                 let patient = try await client.portalToken("patient1", "patient123")
                 let expiring = try await client.portalToken("patient1", "patient123")
                 let provider = try await client.token("drsmith", "doctor123")
-                // One token expires 12 s from now (expiry is fixed at sign-in: the hub learns it when the stream opens).
+                // One token expires 12 s from now (expiry is fixed at sign-in: its stream brings it from its sign-in check).
                 try await database.query("UPDATE mmt_api_tokens SET expires_at = UTC_TIMESTAMP() + INTERVAL 12 SECOND WHERE token_hash = \(TokenStore.hash(expiring))")
                 let untilExpiry = try #require(
                     try await database.int("SELECT TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at) AS v FROM mmt_api_tokens WHERE token_hash = \(TokenStore.hash(expiring))")

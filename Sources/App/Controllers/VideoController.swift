@@ -119,20 +119,22 @@ struct VideoController: Sendable {
     /// being revoked, expiring, or being refused by OpenEMR.
     @Sendable func stream(_ request: Request, context: AppRequestContext) async throws -> Response {
         let number = try id("encounter", context)
-        let identity: Identity
+        // The bridge token (directly, or the one that asked for the ticket) and its expiry: the stream ends with it.
+        let signedIn: (identity: Identity, expires: ContinuousClock.Instant)
         if let token = TokenStore.token(fromAuthorization: request.headers[.authorization]) {
-            guard let found = try await tokens.identity(forToken: token, logger: context.logger) else { throw AppError.unauthorized }
-            identity = found
+            guard let found = try await tokens.identityAndExpiry(forHash: TokenStore.hash(token), logger: context.logger) else { throw AppError.unauthorized }
+            signedIn = found
         } else if let ticket = RequestInfo.queryDictionary(request)["ticket"] {
             guard let hash = try await video.redeemTicket(ticket, encounter: number, logger: context.logger),
-                let found = try await tokens.identity(forHash: hash, logger: context.logger)
+                let found = try await tokens.identityAndExpiry(forHash: hash, logger: context.logger)
             else { throw AppError.unauthorized }
-            identity = found
+            signedIn = found
         } else {
             throw AppError.unauthorized
         }
+        let identity = signedIn.identity
         // Subscribe before reading the state, so no change falls between the two.
-        let (changes, cancel) = events.subscribe(encounter: number, tokenHash: identity.tokenHash)
+        let (changes, cancel) = events.subscribe(encounter: number, tokenHash: identity.tokenHash, tokenExpires: signedIn.expires)
         let initial: VideoVisitStatus
         do {
             initial = try await video.status(encounter: number, by: identity, logger: context.logger)

@@ -150,6 +150,15 @@ public struct TokenStore: Sendable {
         return try await identity(from: row, hash: hash, logger: logger)
     }
 
+    /// `identity(forHash:)`, and when the token expires (its expiry never changes after sign-in; measured on the
+    /// database's clock, as an instant of this process's): for what outlives one request, the event streams.
+    public func identityAndExpiry(forHash hash: [UInt8], logger: Logger) async throws -> (identity: Identity, expires: ContinuousClock.Instant)? {
+        guard let row = try await database.query(Self.lookup(hashes: [hash]), logger: logger).first else { return nil }
+        let expires = ContinuousClock.now + .microseconds(try row.decode("expires_in", as: Int64?.self) ?? 0)
+        guard let identity = try await identity(from: row, hash: hash, logger: logger) else { return nil }
+        return (identity, expires)
+    }
+
     /// SHA-256 of the token text (what the table stores).
     public static func hash(_ token: String) -> [UInt8] { Digest.sha256(Array(token.utf8)) }
 
@@ -172,7 +181,8 @@ public struct TokenStore: Sendable {
                    WHEN 'patient' THEN (SELECT o.portal_pwd FROM patient_access_onsite o WHERE o.pid = t.pid
                                           AND BINARY o.portal_login_username = BINARY t.username)
                    END, 256)) AS credential_ok,
-               (SELECT TIMESTAMPDIFF(SECOND, st.last_updated, NOW()) FROM session_tracker st WHERE st.uuid = t.session_tracker_uuid) AS session_idle
+               (SELECT TIMESTAMPDIFF(SECOND, st.last_updated, NOW()) FROM session_tracker st WHERE st.uuid = t.session_tracker_uuid) AS session_idle,
+               TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), t.expires_at) AS expires_in
         """
 
     static func identityFrom(hashes: [[UInt8]]) -> MariaDBQuery {
@@ -217,8 +227,7 @@ public struct TokenStore: Sendable {
         guard !keys.isEmpty else { return [:] }
         let rows = try await database.query(
             """
-            SELECT \(fragment: Self.identityColumns), (t.revoked_at IS NOT NULL) AS revoked,
-                   TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), t.expires_at) AS expires_in
+            SELECT \(fragment: Self.identityColumns), (t.revoked_at IS NOT NULL) AS revoked
             \(fragment: Self.identityFrom(hashes: keys.map(\.hash)))
             """,
             logger: logger

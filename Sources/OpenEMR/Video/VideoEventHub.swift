@@ -17,10 +17,11 @@ public enum VideoStreamEvent: Sendable, Equatable {
 /// the visits whose change number is above the last one it saw, and fans each change out to the waiters of that
 /// encounter in this process. In the same round it runs ONE more statement for the bridge tokens of its open streams
 /// (`TokenStore.changes(revokedSince:new:)`), whose cost does not grow with the number of streams either: the tokens
-/// revoked since the last round (on any replica: tokens live in MariaDB; an index range, usually empty) and the
-/// expiry of tokens it has not seen yet. A stream whose token was revoked gets `.closed` and ends within one
-/// interval; a token's expiry never changes, so the hub ends its streams by the clock when it comes, also while the
-/// database is unreachable. Every `accountCheck` (5 s) that round's statement is instead the whole rule every
+/// revoked since the last round (on any replica: tokens live in MariaDB; an index range, usually empty), and the
+/// expiry of tokens it does not know yet (a stream normally brings its token's expiry from its sign-in check). A
+/// stream whose token was revoked gets `.closed` and ends within one interval; a token's expiry never changes, so
+/// the hub ends its streams by the clock when it comes (a task of its own, every interval), also while the database
+/// is unreachable or a database round hangs. Every `accountCheck` (5 s) that round's statement is instead the whole rule every
 /// request applies, for all the streams' tokens (`TokenStore.states(of:)`): a token OpenEMR now refuses (user
 /// deactivated, password changed, …) ends its streams within that time, and anything a round missed is caught.
 ///
@@ -103,9 +104,12 @@ public final class VideoEventHub: Service, Sendable {
     public var waiterCount: Int { state.withLock { $0.count } }
 
     /// A stream of the changes of `encounter`, from now on, for a caller signed in with the bridge token whose hash
-    /// is `tokenHash` (empty: not tied to a token). It ends when the consumer stops iterating, `cancel` is called,
-    /// the token ends (after a `.closed` event), or the hub shuts down.
-    public func subscribe(encounter: Int, tokenHash: [UInt8]) -> (stream: Stream, cancel: @Sendable () -> Void) {
+    /// is `tokenHash` (empty: not tied to a token) and which expires at `tokenExpires` (nil: the next round reads
+    /// it). It ends when the consumer stops iterating, `cancel` is called, the token ends (after a `.closed` event),
+    /// or the hub shuts down.
+    public func subscribe(
+        encounter: Int, tokenHash: [UInt8], tokenExpires: ContinuousClock.Instant? = nil
+    ) -> (stream: Stream, cancel: @Sendable () -> Void) {
         let (stream, continuation) = Stream.makeStream(bufferingPolicy: .bufferingNewest(16))
         let token = tokenHash.isEmpty ? nil : TokenStore.Key(tokenHash)
         let id: UInt64? = state.withLock { state in
@@ -113,7 +117,10 @@ public final class VideoEventHub: Service, Sendable {
             state.nextID += 1
             state.waiters[encounter, default: [:]][state.nextID] = Waiter(continuation: continuation, token: token)
             state.count += 1
-            if let token { state.tokens[token, default: WatchedToken()].streams += 1 }
+            if let token {
+                state.tokens[token, default: WatchedToken()].streams += 1
+                if let tokenExpires, state.tokens[token]?.deadline == nil { state.tokens[token]?.deadline = tokenExpires }
+            }
             return state.nextID
         }
         guard let id else {
@@ -217,30 +224,44 @@ public final class VideoEventHub: Service, Sendable {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            var failing = false
-            var sinceOverdue = ContinuousClock.now
-            while !Task.isCancelled {
-                do {
-                    try await self.pollOnce()
-                    if ContinuousClock.now - sinceOverdue >= self.overdueInterval {
-                        sinceOverdue = ContinuousClock.now
-                        try await self.service.endOverdue(logger: self.logger)
+            await withTaskGroup(of: Void.self) { group in
+                // The clock: the streams of an expiring token end on time even while a database round hangs (a query
+                // to a server that went away can wait out its read timeout, and libmariadb retries that read).
+                group.addTask {
+                    while !Task.isCancelled {
+                        self.closeExpired()
+                        try? await Task.sleep(for: self.interval)
                     }
-                    if failing {
-                        self.logger.info("video events: database reachable again")
-                        failing = false
-                    }
-                } catch is CancellationError {
-                    break
-                } catch {
-                    // Logged once per outage; the cursor is kept, so nothing is lost, and no stream is ended for it.
-                    if !failing { self.logger.warning("video events: poll failed; retrying", metadata: ["error": "\(LogSafe.text(error))"]) }
-                    failing = true
                 }
-                try? await Task.sleep(for: self.interval)
+                group.addTask { await self.pollLoop() }
             }
         }
         finishAll()
+    }
+
+    private func pollLoop() async {
+        var failing = false
+        var sinceOverdue = ContinuousClock.now
+        while !Task.isCancelled {
+            do {
+                try await pollOnce()
+                if ContinuousClock.now - sinceOverdue >= overdueInterval {
+                    sinceOverdue = ContinuousClock.now
+                    try await service.endOverdue(logger: logger)
+                }
+                if failing {
+                    logger.info("video events: database reachable again")
+                    failing = false
+                }
+            } catch is CancellationError {
+                break
+            } catch {
+                // Logged once per outage; the cursor is kept, so nothing is lost, and no stream is ended for it.
+                if !failing { logger.warning("video events: poll failed; retrying", metadata: ["error": "\(LogSafe.text(error))"]) }
+                failing = true
+            }
+            try? await Task.sleep(for: interval)
+        }
     }
 
     /// Ends every stream (shutdown).
