@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import MariaDB
 import NIOPosix
-import OpenEMR
+@testable import OpenEMR
 import PasswordCrypt
 import Testing
 
@@ -52,6 +52,40 @@ extension LiveAppTests {
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
             return try decoder.decode(type, from: Data(json.utf8))
+        }
+
+        /// The ids of a batch's `form_encounter` rows (which its `forms` rows point at) are computed from each multi-row
+        /// insert's first id when the server numbers such inserts consecutively, and read back otherwise: both ways give
+        /// the same ids, in row order, across several statements of a batch.
+        @Test func insertedEncounterIDsComputedEqualReadBack() async throws {
+            let database = try LiveDatabase.require()
+            try await database.client.withConnection(logger: database.logger) { connection in
+                try await connection.withTransaction { connection in
+                    let base = 900_000_000 + Int.random(in: 0..<1_000_000) * 10
+                    var statements: [MariaDBQuery] = []
+                    for (start, size) in [(0, 3), (3, 1), (4, 2)] {
+                        var insert: MariaDBQuery = "INSERT INTO form_encounter (uuid, date, pid, encounter) VALUES "
+                        for index in start..<(start + size) {
+                            insert.append("\(unescaped: index == start ? "" : ", ")(\(OpenEMRUUID.make()), NOW(), 1, \(base + index))")
+                        }
+                        statements.append(insert)
+                    }
+                    statements.append(EncounterRepository.autoIncrementFacts)
+                    var inserted = try await connection.queries(statements)
+                    let facts = inserted.removeLast()
+                    let computed = try EncounterRepository.consecutiveIDs(of: inserted, facts: facts, count: 6)
+                    let read = try await EncounterRepository.readIDs(
+                        count: 6, numbers: base...(base + 5), firstID: inserted.map { Int($0.lastInsertID) }.min() ?? 0, on: connection
+                    )
+                    #expect(try facts.first?.decode("lock_mode", as: Int.self) == 1)  // MariaDB's default: the computed path runs
+                    #expect(computed == read)
+                    #expect(read.count == 6 && Set(read).count == 6)
+                    // In lock mode 2 (interleaved) nothing is computed; the ids are read.
+                    let interleaved = try await connection.query("SELECT 2 AS lock_mode, 1 AS step")
+                    #expect(try EncounterRepository.consecutiveIDs(of: inserted, facts: interleaved, count: 6) == nil)
+                    try await connection.query("DELETE FROM form_encounter WHERE encounter BETWEEN \(base) AND \(base + 5)")
+                }
+            }
         }
 
         @Test func createAPatientAndAnEncounter() async throws {
