@@ -51,6 +51,7 @@ struct ImportEncounters: AsyncParsableCommand {
     ) var user: String?
 
     func run() async throws {
+        Self.limitMallocArenas(2)
         var environment = ProcessInfo.processInfo.environment
         if let level = common.logLevel { environment["LOG_LEVEL"] = level }
         let reader = EnvironmentReader(environment)
@@ -110,6 +111,19 @@ struct ImportEncounters: AsyncParsableCommand {
         try? reportHandle?.close()
         Self.printSummary(summary, source: source, report: report)
         if summary.exitStatus != 0 { throw ExitCode(summary.exitStatus) }
+    }
+
+    /// glibc gives each thread that meets a busy heap an arena of its own (up to 8 per core) and keeps what is freed
+    /// there: with several writers about 15 of the 93 MB peak RSS at `--jobs 4` were those arenas; two arenas measured
+    /// no slower (MALLOC_ARENA_MAX=2 does the same for a whole process). `mallopt` is looked up at run time because
+    /// `<malloc.h>` is not part of Swift's Glibc module; on another C library this does nothing.
+    static func limitMallocArenas(_ count: Int32) {
+        #if canImport(Glibc)
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        let arenaMax: Int32 = -8  // M_ARENA_MAX in glibc's <malloc.h>
+        guard ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil, let symbol = dlsym(nil, "mallopt") else { return }
+        _ = unsafeBitCast(symbol, to: Mallopt.self)(arenaMax, count)
+        #endif
     }
 
     private static func runImport(
