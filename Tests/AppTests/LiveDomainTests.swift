@@ -55,36 +55,44 @@ extension LiveAppTests {
         }
 
         /// The ids of a batch's `form_encounter` rows (which its `forms` rows point at) are computed from each multi-row
-        /// insert's first id when the server numbers such inserts consecutively, and read back otherwise: both ways give
-        /// the same ids, in row order, across several statements of a batch.
-        @Test func insertedEncounterIDsComputedEqualReadBack() async throws {
+        /// insert's first id when the server numbers such inserts as one block, and read back otherwise: both ways give
+        /// the same ids, in row order, across several statements of a batch, also with a step of 2 (as on Galera).
+        @Test(arguments: [1, 2]) func insertedEncounterIDsComputedEqualReadBack(step: Int) async throws {
             let database = try LiveDatabase.require()
             try await database.client.withConnection(logger: database.logger) { connection in
-                try await connection.withTransaction { connection in
-                    let base = 900_000_000 + Int.random(in: 0..<1_000_000) * 10
-                    var statements: [MariaDBQuery] = []
-                    for (start, size) in [(0, 3), (3, 1), (4, 2)] {
-                        var insert: MariaDBQuery = "INSERT INTO form_encounter (uuid, date, pid, encounter) VALUES "
-                        for index in start..<(start + size) {
-                            insert.append("\(unescaped: index == start ? "" : ", ")(\(OpenEMRUUID.make()), NOW(), 1, \(base + index))")
+                try await connection.query("SET SESSION auto_increment_increment = \(step)")
+                do {
+                    try await connection.withTransaction { connection in
+                        let base = 900_000_000 + Int.random(in: 0..<1_000_000) * 10
+                        var statements: [MariaDBQuery] = []
+                        for (start, size) in [(0, 3), (3, 1), (4, 2)] {
+                            var insert: MariaDBQuery = "INSERT INTO form_encounter (uuid, date, pid, encounter) VALUES "
+                            for index in start..<(start + size) {
+                                insert.append("\(unescaped: index == start ? "" : ", ")(\(OpenEMRUUID.make()), NOW(), 1, \(base + index))")
+                            }
+                            statements.append(insert)
                         }
-                        statements.append(insert)
+                        statements.append(AutoIncrementBlock.facts)
+                        var inserted = try await connection.queries(statements)
+                        let facts = inserted.removeLast()
+                        let computed = try AutoIncrementBlock.ids(of: inserted, facts: facts, count: 6)
+                        let read = try await EncounterRepository.readIDs(
+                            count: 6, numbers: base...(base + 5), firstID: inserted.map { Int($0.lastInsertID) }.min() ?? 0, on: connection
+                        )
+                        #expect(try facts.first?.decode("lock_mode", as: Int.self) == 1)  // MariaDB's default: the computed path runs
+                        #expect(try AutoIncrementBlock.step(from: facts) == step)
+                        #expect(computed == read)
+                        #expect(read.count == 6 && Set(read).count == 6)
+                        // In lock mode 2 (interleaved) nothing is computed; the ids are read.
+                        let interleaved = try await connection.query("SELECT 2 AS lock_mode, 1 AS step")
+                        #expect(try AutoIncrementBlock.ids(of: inserted, facts: interleaved, count: 6) == nil)
+                        try await connection.query("DELETE FROM form_encounter WHERE encounter BETWEEN \(base) AND \(base + 5)")
                     }
-                    statements.append(EncounterRepository.autoIncrementFacts)
-                    var inserted = try await connection.queries(statements)
-                    let facts = inserted.removeLast()
-                    let computed = try EncounterRepository.consecutiveIDs(of: inserted, facts: facts, count: 6)
-                    let read = try await EncounterRepository.readIDs(
-                        count: 6, numbers: base...(base + 5), firstID: inserted.map { Int($0.lastInsertID) }.min() ?? 0, on: connection
-                    )
-                    #expect(try facts.first?.decode("lock_mode", as: Int.self) == 1)  // MariaDB's default: the computed path runs
-                    #expect(computed == read)
-                    #expect(read.count == 6 && Set(read).count == 6)
-                    // In lock mode 2 (interleaved) nothing is computed; the ids are read.
-                    let interleaved = try await connection.query("SELECT 2 AS lock_mode, 1 AS step")
-                    #expect(try EncounterRepository.consecutiveIDs(of: inserted, facts: interleaved, count: 6) == nil)
-                    try await connection.query("DELETE FROM form_encounter WHERE encounter BETWEEN \(base) AND \(base + 5)")
+                } catch {
+                    _ = try? await connection.query("SET SESSION auto_increment_increment = DEFAULT")
+                    throw error
                 }
+                try await connection.query("SET SESSION auto_increment_increment = DEFAULT")
             }
         }
 

@@ -131,18 +131,18 @@ public struct AuditLogger: Sendable {
                 "\(unescaped: index == 0 ? "" : ", ")(\(date), \(event.event), \(event.category), \(event.user), \(event.groupName), \(comments), '', \(event.patientID), \(event.success ? 1 : 0), '', \(event.logFrom), NULL, NULL)"
             )
         }
-        // The ids of one multi-row insert are firstID, firstID + step, … (step = auto_increment_increment, read on
-        // this session right after the insert: Galera changes it when nodes join or leave).
-        let results = try await connection.queries([logInsert, "SELECT @@SESSION.auto_increment_increment AS step"])
-        let firstID = Int64(results[0].lastInsertID)
-        let step = Int64(max(1, try results[1].first?.decode("step", as: Int?.self) ?? 1))
+        // The ids of one multi-row insert, computed (the lock mode was checked before: it changes only with a restart).
+        let results = try await connection.queries([logInsert, AutoIncrementBlock.facts])
+        guard let ids = try AutoIncrementBlock.ids(of: [results[0]], facts: results[1], count: rows.count) else {
+            throw OpenEMRError.inconsistent("the log rows of an audit batch were not numbered as one block")
+        }
         var checksumInsert: MariaDBQuery = "INSERT INTO log_comment_encrypt (log_id, encrypt, checksum, checksum_api, version) VALUES "
         for (index, (event, comments)) in rows.enumerated() {
             let checksum = Self.checksum(
                 date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName, comments: comments,
                 patientID: event.patientID, success: event.success, logFrom: event.logFrom
             )
-            checksumInsert.append("\(unescaped: index == 0 ? "" : ", ")(\(firstID + Int64(index) * step), 'No', \(checksum), '', 4)")
+            checksumInsert.append("\(unescaped: index == 0 ? "" : ", ")(\(ids[index]), 'No', \(checksum), '', 4)")
         }
         try await connection.query(checksumInsert)
     }
@@ -150,8 +150,7 @@ public struct AuditLogger: Sendable {
     /// Whether a multi-row INSERT gets consecutive AUTO_INCREMENT ids (read once).
     private func consecutiveIDs(on connection: MariaDBConnection) async throws -> Bool {
         if let known = autoIncrementMode.withLock({ $0 }) { return known }
-        let mode = try await connection.query("SELECT @@innodb_autoinc_lock_mode AS m").first?.decode("m", as: Int?.self) ?? 2
-        let consecutive = mode == 0 || mode == 1
+        let consecutive = try AutoIncrementBlock.step(from: try await connection.query(AutoIncrementBlock.facts)) != nil
         autoIncrementMode.withLock { $0 = consecutive }
         return consecutive
     }

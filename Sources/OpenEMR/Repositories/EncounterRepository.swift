@@ -529,29 +529,6 @@ public struct EncounterRepository: Sendable {
         return ranges
     }
 
-    /// How the server numbers the rows of one multi-row `INSERT`: `innodb_autoinc_lock_mode` (0 or 1 give one
-    /// statement's rows consecutive values, 2 may interleave them with other sessions') and this session's step.
-    static let autoIncrementFacts: MariaDBQuery = "SELECT @@innodb_autoinc_lock_mode AS lock_mode, @@auto_increment_increment AS step"
-
-    /// The `form_encounter.id`s of the rows just inserted, in row order, computed without reading them back when the
-    /// server guarantees them: in lock modes 0 and 1 every multi-row `INSERT … VALUES` (a "simple insert") takes its
-    /// values as one block, first = its `LAST_INSERT_ID()`, then one `auto_increment_increment` apart. `nil` in lock
-    /// mode 2 (interleaved, e.g. Galera), where only a read finds them.
-    static func consecutiveIDs(of inserted: [MariaDBResult], facts: MariaDBResult, count: Int) throws -> [Int]? {
-        guard let row = facts.first, let mode = try row.decode("lock_mode", as: Int?.self), mode <= 1,
-            let step = try row.decode("step", as: Int?.self), step >= 1
-        else { return nil }
-        var ids: [Int] = []
-        ids.reserveCapacity(count)
-        for result in inserted {
-            let rows = Int(result.affectedRows)
-            guard result.lastInsertID > 0, rows > 0 else { return nil }
-            let first = Int(result.lastInsertID)
-            for index in 0..<rows { ids.append(first + index * step) }
-        }
-        return ids.count == count ? ids : nil
-    }
-
     /// The `form_encounter.id`s of the rows with the encounter numbers `numbers`, in number order, read back (ids of one
     /// statement only grow, so `id >= firstID` with the block's numbers finds exactly them). A plain read, not
     /// `INSERT … SELECT`: that would take shared locks on every later row of form_encounter, other writers' uncommitted
@@ -575,7 +552,7 @@ public struct EncounterRepository: Sendable {
     ///    connection: OpenEMR's own `GenID` takes the next number after the block, or waits for this transaction), or
     ///    the block `numbers` reserved beforehand (`reserveNumbers`);
     /// 3. the `form_encounter` rows (multi-row) and 4. the `newpatient` `forms` rows pointing at `form_encounter.id`
-    ///    (`consecutiveIDs`, else `readIDs`);
+    ///    (`AutoIncrementBlock.ids`, else `readIDs`);
     /// 5. one audit entry for the batch (`patient-record-insert`, `Encounter Form`).
     ///
     /// `extra` runs after step 4 in the same transaction with the numbers (the import's mapping rows).
@@ -638,14 +615,14 @@ public struct EncounterRepository: Sendable {
             statements.append(insert)
         }
         // With them, how this server numbers a multi-row insert (no extra round trip).
-        statements.append(Self.autoIncrementFacts)
+        statements.append(AutoIncrementBlock.facts)
         var inserted = try await connection.queries(statements)
         let facts = inserted.removeLast()
         // 4. forms rows `newpatient`, form_id = form_encounter.id.
         let userName = identity.role == .provider || identity.role == .admin || identity.role == .staff ? identity.username : "emr-bridge"
         let groupName = identity.groupName.isEmpty ? "Default" : identity.groupName
         let formID: [Int]
-        if let ids = try Self.consecutiveIDs(of: inserted, facts: facts, count: count) {
+        if let ids = try AutoIncrementBlock.ids(of: inserted, facts: facts, count: count) {
             formID = ids
         } else {
             formID = try await Self.readIDs(count: count, numbers: first...last, firstID: inserted.map { Int($0.lastInsertID) }.min() ?? 0, on: connection)
