@@ -198,19 +198,40 @@ final class MariaDBConnectionHandle: @unchecked Sendable {
     private func executeOnce(_ query: MariaDBQuery) throws -> MariaDBResult {
         let statement = try preparedStatement(for: query.sql)
         let parameterCount = Int(mysql_stmt_param_count(statement))
-        guard parameterCount == query.binds.count else {
+        let rowCount = max(1, query.rowCount)
+        guard parameterCount * rowCount == query.binds.count, rowCount == 1 || parameterCount > 0 else {
             throw MariaDBError(
-                code: .statement, serverMessage: "statement has \(parameterCount) placeholders but \(query.binds.count) binds",
+                code: .statement,
+                serverMessage: "statement has \(parameterCount) placeholders for \(rowCount) rows but \(query.binds.count) binds",
                 query: query.sql
             )
         }
         do {
-            try ParameterBinds.with(query.binds) { binds in
-                if parameterCount > 0, mysql_stmt_bind_param(statement, binds) != 0 {
-                    throw statementError(statement, query: query.sql, code: .statement)
+            if rowCount > 1 {
+                // Bulk execution: the array size is set for this execution only (the statement stays cached and may
+                // run with single values next).
+                try BulkParameterBinds.with(query.binds, columns: parameterCount, rows: rowCount) { binds in
+                    var size = UInt32(rowCount)
+                    mysql_stmt_attr_set(statement, STMT_ATTR_ARRAY_SIZE, &size)
+                    defer {
+                        var none: UInt32 = 0
+                        mysql_stmt_attr_set(statement, STMT_ATTR_ARRAY_SIZE, &none)
+                    }
+                    if mysql_stmt_bind_param(statement, binds) != 0 {
+                        throw statementError(statement, query: query.sql, code: .statement)
+                    }
+                    if mysql_stmt_execute(statement) != 0 {
+                        throw statementError(statement, query: query.sql)
+                    }
                 }
-                if mysql_stmt_execute(statement) != 0 {
-                    throw statementError(statement, query: query.sql)
+            } else {
+                try ParameterBinds.with(query.binds) { binds in
+                    if parameterCount > 0, mysql_stmt_bind_param(statement, binds) != 0 {
+                        throw statementError(statement, query: query.sql, code: .statement)
+                    }
+                    if mysql_stmt_execute(statement) != 0 {
+                        throw statementError(statement, query: query.sql)
+                    }
                 }
             }
             return try readResult(statement, query: query.sql)
@@ -344,6 +365,126 @@ private enum ParameterBinds {
             }
         }
         assert(offset == arenaSize, "parameter arena sized wrongly")
+        return try body(binds)
+    }
+}
+
+/// The column-wise arrays of a bulk execution (libmariadb's array binding): per column one `MYSQL_BIND` whose buffer
+/// holds one value per row (8-byte numbers side by side; for text and bytes a pointer per row into the arena, with a
+/// length per row), and an indicator per row when the column has NULLs. A column's values must be of one kind (NULLs
+/// aside): the statement's placeholders are typed by the rows' values, as they are in a multi-row statement.
+private enum BulkParameterBinds {
+    enum Kind: Equatable { case none, signed, unsigned, double, decimal, text, bytes }
+
+    static func kind(_ value: MariaDBValue) -> Kind {
+        switch value {
+        case .null: return .none
+        case .int: return .signed
+        case .uint: return .unsigned
+        case .double: return .double
+        case .decimal: return .decimal
+        case .text, .dateTime, .time: return .text
+        case .bytes: return .bytes
+        }
+    }
+
+    static func with<R>(
+        _ values: [MariaDBValue], columns: Int, rows: Int, _ body: (UnsafeMutablePointer<MYSQL_BIND>) throws -> R
+    ) throws -> R {
+        // The column kinds, the NULLs, and the bytes of the variable-length values.
+        var kinds = [Kind](repeating: .none, count: columns)
+        var hasNull = [Bool](repeating: false, count: columns)
+        var dataSize = 0
+        for row in 0..<rows {
+            for column in 0..<columns {
+                let value = values[row * columns + column]
+                let valueKind = kind(value)
+                if valueKind == .none {
+                    hasNull[column] = true
+                    continue
+                }
+                if kinds[column] == .none {
+                    kinds[column] = valueKind
+                } else if kinds[column] != valueKind {
+                    throw MariaDBError(code: .statement, serverMessage: "bulk column \(column + 1) mixes value types", query: "")
+                }
+                switch value {
+                case .decimal(let text), .text(let text): dataSize += text.utf8.count
+                case .dateTime(let dateTime): dataSize += dateTime.description.utf8.count
+                case .time(let time): dataSize += time.description.utf8.count
+                case .bytes(let bytes): dataSize += bytes.count
+                default: break
+                }
+            }
+        }
+        // Per column: `rows` slots of 8 bytes (numbers or pointers), then for variable-length columns `rows` lengths,
+        // then for columns with NULLs `rows` indicator bytes (rounded up to 8); then the data of all the values.
+        var layoutSize = 0
+        for column in 0..<columns {
+            layoutSize += rows * 8
+            if [.decimal, .text, .bytes].contains(kinds[column]) { layoutSize += rows * MemoryLayout<UInt>.stride }
+            if hasNull[column] { layoutSize += (rows + 7) & ~7 }
+        }
+        let arena = UnsafeMutableRawPointer.allocate(byteCount: max(layoutSize + dataSize, 8), alignment: 8)
+        let binds = UnsafeMutablePointer<MYSQL_BIND>.allocate(capacity: columns)
+        binds.initialize(repeating: MYSQL_BIND(), count: columns)
+        defer {
+            binds.deinitialize(count: columns)
+            binds.deallocate()
+            arena.deallocate()
+        }
+        var offset = 0
+        var data = arena + layoutSize
+        for column in 0..<columns {
+            let bind = binds + column
+            let slots = arena + offset
+            offset += rows * 8
+            var lengths: UnsafeMutablePointer<UInt>?
+            if [.decimal, .text, .bytes].contains(kinds[column]) {
+                lengths = (arena + offset).bindMemory(to: UInt.self, capacity: rows)
+                offset += rows * MemoryLayout<UInt>.stride
+            }
+            if hasNull[column] {
+                let indicators = (arena + offset).bindMemory(to: CChar.self, capacity: rows)
+                offset += (rows + 7) & ~7
+                for row in 0..<rows {
+                    indicators[row] = CChar(values[row * columns + column].isNull ? STMT_INDICATOR_NULL.rawValue : STMT_INDICATOR_NONE.rawValue)
+                }
+                cmariadb_bind_set_indicator(bind, indicators)
+            }
+            func store(_ bytes: some Collection<UInt8>, row: Int) {
+                let count = bytes.count
+                UnsafeMutableRawBufferPointer(start: data, count: count).copyBytes(from: bytes)
+                (slots + row * 8).storeBytes(of: UnsafeRawPointer(data), as: UnsafeRawPointer.self)
+                lengths?[row] = UInt(count)
+                data += count
+            }
+            switch kinds[column] {
+            case .none, .text: bind.pointee.buffer_type = MYSQL_TYPE_STRING
+            case .signed, .unsigned: bind.pointee.buffer_type = MYSQL_TYPE_LONGLONG
+            case .double: bind.pointee.buffer_type = MYSQL_TYPE_DOUBLE
+            case .decimal: bind.pointee.buffer_type = MYSQL_TYPE_NEWDECIMAL
+            case .bytes: bind.pointee.buffer_type = MYSQL_TYPE_BLOB
+            }
+            bind.pointee.is_unsigned = kinds[column] == .unsigned ? 1 : 0
+            bind.pointee.buffer = slots
+            // A NULL row (the indicator says so) keeps a zero slot: no pointer, length 0.
+            slots.initializeMemory(as: UInt8.self, repeating: 0, count: rows * 8)
+            for row in 0..<rows {
+                switch values[row * columns + column] {
+                case .null: lengths?[row] = 0
+                case .int(let number): (slots + row * 8).storeBytes(of: number, as: Int64.self)
+                case .uint(let number): (slots + row * 8).storeBytes(of: number, as: UInt64.self)
+                case .double(let number): (slots + row * 8).storeBytes(of: number, as: Double.self)
+                case .decimal(let text), .text(let text): store(text.utf8, row: row)
+                case .bytes(let bytes): store(bytes, row: row)
+                case .dateTime(let dateTime): store(dateTime.description.utf8, row: row)
+                case .time(let time): store(time.description.utf8, row: row)
+                }
+            }
+            if let lengths { cmariadb_bind_set_length(bind, lengths) }
+        }
+        assert(offset == layoutSize && data == arena + layoutSize + dataSize, "bulk arena sized wrongly")
         return try body(binds)
     }
 }

@@ -16,6 +16,10 @@ public struct MariaDBQuery: Sendable, Hashable, ExpressibleByStringInterpolation
     public var sql: String
     /// The values, in placeholder order.
     public var binds: [MariaDBValue]
+    /// How many rows of values `binds` holds for the placeholders of `sql` (row after row). More than one makes the
+    /// statement run once for all of them in one round trip (MariaDB's bulk execution, `COM_STMT_BULK_EXECUTE`, through
+    /// libmariadb's array binding): see `bulk(_:rows:)`.
+    public var rowCount: Int = 1
 
     /// A statement from SQL text and binds you assemble yourself (the number of `?` must match `binds`).
     public init(unsafeSQL sql: String, binds: [MariaDBValue] = []) {
@@ -38,8 +42,29 @@ public struct MariaDBQuery: Sendable, Hashable, ExpressibleByStringInterpolation
 
     /// Appends another query (text and binds).
     public mutating func append(_ other: MariaDBQuery) {
+        precondition(rowCount == 1 && other.rowCount == 1, "a bulk statement cannot be appended to")
         sql += other.sql
         binds += other.binds
+    }
+
+    /// One statement run for many rows in one round trip: `head` (e.g. `INSERT INTO t (a, b) VALUES `) followed by one
+    /// row's text, which every row must share (their placeholders and literals), with the rows' values. MariaDB runs it
+    /// as a single statement over all the rows (bulk execution): parsed and prepared once for one row, so it stays in the
+    /// statement cache whatever the number of rows, and costs the server about half of what a multi-row
+    /// `INSERT … VALUES (…), (…)` of the same rows costs (measured: 29 against 51-56 µs of `mariadbd` CPU per
+    /// `form_encounter` row). Like a multi-row insert it is one statement: it lands whole or not at all. Unlike one, its
+    /// rows take their auto-increment ids one by one, so a parallel writer's rows may fall in between; its
+    /// `lastInsertID` is its first row's. Rows of other texts are a programming error; an empty list gives an empty
+    /// statement that must not run.
+    public static func bulk(_ head: String, rows: [MariaDBQuery]) -> MariaDBQuery {
+        guard let first = rows.first else { return MariaDBQuery(unsafeSQL: "") }
+        precondition(rows.allSatisfy { $0.sql == first.sql && $0.rowCount == 1 }, "bulk rows must share one text")
+        var binds: [MariaDBValue] = []
+        binds.reserveCapacity(first.binds.count * rows.count)
+        for row in rows { binds += row.binds }
+        var query = MariaDBQuery(unsafeSQL: head + first.sql, binds: binds)
+        query.rowCount = rows.count
+        return query
     }
 
     public static func + (lhs: MariaDBQuery, rhs: MariaDBQuery) -> MariaDBQuery {

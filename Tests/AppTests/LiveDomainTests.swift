@@ -54,9 +54,9 @@ extension LiveAppTests {
             return try decoder.decode(type, from: Data(json.utf8))
         }
 
-        /// The ids of a batch's `form_encounter` rows (which its `forms` rows point at) are computed from each multi-row
-        /// insert's first id when the server numbers such inserts as one block, and read back otherwise: both ways give
-        /// the same ids, in row order, across several statements of a batch, also with a step of 2 (as on Galera).
+        /// `AutoIncrementBlock` (the audit batches' rule) computes the ids of multi-row inserts from each one's first id
+        /// when the server numbers such inserts as one block; `EncounterRepository.readIDs` reads them back: both give
+        /// the same ids, in row order, across several statements, also with a step of 2 (as on Galera).
         @Test(arguments: [1, 2]) func insertedEncounterIDsComputedEqualReadBack(step: Int) async throws {
             let database = try LiveDatabase.require()
             try await database.client.withConnection(logger: database.logger) { connection in

@@ -67,6 +67,79 @@ extension LiveMariaDBTests {
             }
         }
 
+        /// Bulk execution (array binding): every type, NULLs in a typed column and in a column of NULLs only, empty text,
+        /// multibyte text and bytes land exactly as single-row inserts put them; the ids are one block from
+        /// `lastInsertID`; the same cached statement then runs with single values; a duplicate in the middle undoes
+        /// the whole statement; mixed types in one column are refused before anything is sent.
+        @Test func bulkInsertLandsEveryRowAsSingleInsertsDo() async throws {
+            try await TestDatabase.withTestClient { client, _ in
+                try await client.query(
+                    """
+                    CREATE TABLE bulk (id INT AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL UNIQUE, i BIGINT NULL, u BIGINT UNSIGNED NULL, d DOUBLE NULL,
+                                       n DECIMAL(10,2) NULL, s VARCHAR(50) NULL, b VARBINARY(20) NULL, t DATETIME NULL, z VARCHAR(5) NULL)
+                    """,
+                    logger: logger
+                )
+                let when = try #require(MariaDBDateTime(parsing: "2026-12-05 10:11:12"))
+                func row(_ k: Int, _ i: Int64?, _ u: UInt64?, _ d: Double?, _ n: String?, _ s: String?, _ b: [UInt8]?, _ t: MariaDBDateTime?) -> MariaDBQuery {
+                    MariaDBQuery(
+                        unsafeSQL: "(?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 'x'))",
+                        binds: [.int(Int64(k)), i.map { .int($0) } ?? .null, u.map { .uint($0) } ?? .null, d.map { .double($0) } ?? .null,
+                                n.map { .decimal($0) } ?? .null, s.map { .text($0) } ?? .null, b.map { .bytes($0) } ?? .null,
+                                t.map { .dateTime($0) } ?? .null, .null]
+                    )
+                }
+                let rows = [
+                    row(1, -5, UInt64.max, 0.25, "12.50", "plain", [0, 1, 255], when),
+                    row(2, nil, nil, nil, nil, nil, nil, nil),
+                    row(3, Int64.max, 0, -1e300, "-0.01", "", [], when),
+                    row(4, 0, 7, 3.5, "1.00", "Zoë — 患者", [9], nil),
+                ]
+                let head = "INSERT INTO bulk (k, i, u, d, n, s, b, t, z) VALUES "
+                try await client.withConnection(logger: logger) { connection in
+                    let bulk = try await connection.query(.bulk(head, rows: rows))
+                    #expect(bulk.affectedRows == 4)
+                    let first = Int(bulk.lastInsertID)
+                    // The same rows one by one, for comparison, through the same cached one-row statement.
+                    for (index, row) in rows.enumerated() {
+                        var single = MariaDBQuery(unsafeSQL: head + row.sql, binds: row.binds)
+                        single.binds[0] = .int(Int64(100 + index))
+                        try await connection.query(single)
+                    }
+                    let read = try await connection.query("SELECT id, k, i, u, d, n, s, b, t, z FROM bulk ORDER BY id").rows
+                    try #require(read.count == 8)
+                    #expect(try read.prefix(4).map { try $0.decode("id", as: Int.self) } == [first, first + 1, first + 2, first + 3])
+                    for index in 0..<4 {
+                        let (bulkRow, singleRow) = (read[index], read[index + 4])
+                        #expect(try bulkRow.decode("k", as: Int.self) == index + 1)
+                        #expect(try bulkRow.decode("i", as: Int64?.self) == singleRow.decode("i", as: Int64?.self))
+                        #expect(try bulkRow.decode("u", as: UInt64?.self) == singleRow.decode("u", as: UInt64?.self))
+                        #expect(try bulkRow.decode("d", as: Double?.self) == singleRow.decode("d", as: Double?.self))
+                        #expect(try bulkRow.decode("n", as: String?.self) == singleRow.decode("n", as: String?.self))
+                        #expect(try bulkRow.decode("s", as: String?.self) == singleRow.decode("s", as: String?.self))
+                        #expect(try bulkRow.decode("b", as: [UInt8]?.self) == singleRow.decode("b", as: [UInt8]?.self))
+                        #expect(try bulkRow.decode("t", as: MariaDBDateTime?.self) == singleRow.decode("t", as: MariaDBDateTime?.self))
+                        #expect(try bulkRow.decode("z", as: String?.self) == nil)
+                    }
+                    #expect(try read[0].decode("u", as: UInt64.self) == UInt64.max)
+                    #expect(try read[3].decode("s", as: String.self) == "Zoë — 患者")
+                    #expect(try read[1].decode("s", as: String?.self) == nil && read[2].decode("s", as: String?.self) == "")
+
+                    // A duplicate key in the third row: the statement lands not at all.
+                    let clash = [row(50, 1, 1, 1, "1", "a", [1], when), row(51, 2, 2, 2, "2", "b", [2], when), row(1, 3, 3, 3, "3", "c", [3], when)]
+                    let error = await #expect(throws: MariaDBError.self) { try await connection.query(.bulk(head, rows: clash)) }
+                    #expect(error?.serverErrorNumber == 1062)
+                    #expect(try await connection.query("SELECT COUNT(*) AS n FROM bulk WHERE k IN (50, 51)").first?.decode("n", as: Int.self) == 0)
+
+                    // One column of two types: refused, nothing sent.
+                    var mixed = rows[0]
+                    mixed.binds[1] = .text("five")
+                    await #expect(throws: MariaDBError.self) { try await connection.query(.bulk(head, rows: [rows[3], mixed])) }
+                    #expect(try await connection.query("SELECT COUNT(*) AS n FROM bulk").first?.decode("n", as: Int.self) == 8)
+                }
+            }
+        }
+
         @Test func queriesBatch() async throws {
             try await TestDatabase.withTestClient { client, _ in
                 let results = try await client.withConnection(logger: logger) { connection in

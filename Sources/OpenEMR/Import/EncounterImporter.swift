@@ -419,21 +419,17 @@ struct BatchWriter: Sendable {
         _ = try await connection.withTransaction { connection in
             try await EncounterRepository.write(
                 valid.map(\.1), by: identity, on: connection, audit: audit, note: " import", numbers: numbers, extra: { written in
-                    var inserts: [MariaDBQuery] = []
-                    for range in EncounterRepository.chunks(written.count) {
-                        var insert: MariaDBQuery =
-                            "INSERT INTO mmt_encounter_imports (source, external_id, encounter, pid, content_sha, run_id, line, imported_at) VALUES "
-                        for index in range {
-                            insert.append(
+                    [
+                        .bulk(
+                            "INSERT INTO mmt_encounter_imports (source, external_id, encounter, pid, content_sha, run_id, line, imported_at) VALUES ",
+                            rows: written.indices.map { index in
                                 """
-                                \(unescaped: index == range.lowerBound ? "" : ", ")(\(source), \(rows[index].externalID), \(written[index].encounter), \
-                                \(written[index].pid), \(rows[index].contentHash), \(runID), \(rows[index].record.line), UTC_TIMESTAMP())
+                                (\(source), \(rows[index].externalID), \(written[index].encounter), \(written[index].pid), \(rows[index].contentHash), \
+                                \(runID), \(rows[index].record.line), UTC_TIMESTAMP())
                                 """
-                            )
-                        }
-                        inserts.append(insert)
-                    }
-                    return inserts
+                            }
+                        )
+                    ]
                 }
             )
         }

@@ -529,8 +529,9 @@ public struct EncounterRepository: Sendable {
         return ranges
     }
 
-    /// The `form_encounter.id`s of the rows with the encounter numbers `numbers`, in number order, read back (ids of one
-    /// statement only grow, so `id >= firstID` with the block's numbers finds exactly them). A plain read, not
+    /// The `form_encounter.id`s of the rows with the encounter numbers `numbers`, in number order, read back (`firstID`,
+    /// the statement's `LAST_INSERT_ID()`, is its first row's id and ids only grow, so `id >= firstID` with the block's
+    /// numbers finds exactly them). A plain read, not
     /// `INSERT … SELECT`: that would take shared locks on every later row of form_encounter, other writers' uncommitted
     /// rows included, and make parallel batches wait for each other.
     static func readIDs(count: Int, numbers: ClosedRange<Int>, firstID: Int, on connection: MariaDBConnection) async throws -> [Int] {
@@ -552,7 +553,7 @@ public struct EncounterRepository: Sendable {
     ///    connection: OpenEMR's own `GenID` takes the next number after the block, or waits for this transaction), or
     ///    the block `numbers` reserved beforehand (`reserveNumbers`);
     /// 3. the `form_encounter` rows (multi-row) and 4. the `newpatient` `forms` rows pointing at `form_encounter.id`
-    ///    (`AutoIncrementBlock.ids`, else `readIDs`);
+    ///    (`readIDs`);
     /// 5. one audit entry for the batch (`patient-record-insert`, `Encounter Form`).
     ///
     /// `extra` runs after step 4 in the same transaction with the numbers (the import's mapping rows).
@@ -570,16 +571,13 @@ public struct EncounterRepository: Sendable {
         for index in 0..<count { uuids.append(OpenEMRUUID.make(now: now, random: random[(16 * index)..<(16 * index + 16)])) }
         random.removeAll()
 
-        // 1. uuid_registry.
-        var statements: [MariaDBQuery] = []
-        for range in chunks(count) {
-            var insert: MariaDBQuery =
-                "INSERT INTO uuid_registry (uuid, table_name, table_id, table_vertical, couchdb, document_drive, mapped, created) VALUES "
-            for index in range {
-                insert.append("\(unescaped: index == range.lowerBound ? "" : ", ")(\(uuids[index]), 'form_encounter', 'id', '', '', 0, 0, NOW())")
-            }
-            statements.append(insert)
-        }
+        // 1. uuid_registry (one bulk statement: one row's text, all the rows' values).
+        var statements: [MariaDBQuery] = [
+            .bulk(
+                "INSERT INTO uuid_registry (uuid, table_name, table_id, table_vertical, couchdb, document_drive, mapped, created) VALUES ",
+                rows: uuids.map { "(\($0), 'form_encounter', 'id', '', '', 0, 0, NOW())" }
+            )
+        ]
         // 2. The block of numbers: first = LAST_INSERT_ID() - N + 1.
         let first: Int, last: Int
         if let reserved {
@@ -597,50 +595,36 @@ public struct EncounterRepository: Sendable {
         let written = (0..<count).map { WrittenEncounter(encounter: first + $0, uuid: uuids[$0], pid: rows[$0].pid) }
 
         // 3. form_encounter.
-        statements = []
-        for range in chunks(count) {
-            var insert: MariaDBQuery = """
+        statements = [
+            .bulk(
+                """
                 INSERT INTO form_encounter (uuid, date, reason, facility, facility_id, pid, encounter, pc_catid, provider_id, billing_facility,
                                             pos_code, class_code, sensitivity, external_id) VALUES
-                """
-            for index in range {
-                let row = rows[index]
-                insert.append(
-                    """
-                    \(unescaped: index == range.lowerBound ? " " : ", ")(\(uuids[index]), \(row.date), \(row.reason), \(row.facilityName), \(row.facilityID), \(row.pid), \
-                    \(first + index), \(row.pcCatid), \(row.providerID), \(row.facilityID), \(row.posCode), \(row.classCode), \(row.sensitivity), \(row.externalID))
-                    """
-                )
-            }
-            statements.append(insert)
-        }
-        // With them, how this server numbers a multi-row insert (no extra round trip).
-        statements.append(AutoIncrementBlock.facts)
-        var inserted = try await connection.queries(statements)
-        let facts = inserted.removeLast()
-        // 4. forms rows `newpatient`, form_id = form_encounter.id.
+                """ + " ",
+                rows: rows.indices.map { index in
+                    let row = rows[index]
+                    return """
+                        (\(uuids[index]), \(row.date), \(row.reason), \(row.facilityName), \(row.facilityID), \(row.pid), \(first + index), \
+                        \(row.pcCatid), \(row.providerID), \(row.facilityID), \(row.posCode), \(row.classCode), \(row.sensitivity), \(row.externalID))
+                        """
+                }
+            )
+        ]
+        let inserted = try await connection.queries(statements)
+        // 4. forms rows `newpatient`, form_id = form_encounter.id. A bulk statement's rows are not one block of ids
+        //    (each row takes its id as it is written, between other sessions' rows), so a batch reads them back.
         let userName = identity.role == .provider || identity.role == .admin || identity.role == .staff ? identity.username : "emr-bridge"
         let groupName = identity.groupName.isEmpty ? "Default" : identity.groupName
-        let formID: [Int]
-        if let ids = try AutoIncrementBlock.ids(of: inserted, facts: facts, count: count) {
-            formID = ids
-        } else {
-            formID = try await Self.readIDs(count: count, numbers: first...last, firstID: inserted.map { Int($0.lastInsertID) }.min() ?? 0, on: connection)
-        }
-        statements = []
-        for range in chunks(count) {
-            var insert: MariaDBQuery =
-                "INSERT INTO forms (date, encounter, form_name, form_id, pid, user, groupname, authorized, deleted, formdir, therapy_group_id) VALUES "
-            for index in range {
-                insert.append(
-                    """
-                    \(unescaped: index == range.lowerBound ? "" : ", ")(\(rows[index].date), \(first + index), 'New Patient Encounter', \(formID[index]), \
-                    \(rows[index].pid), \(userName), \(groupName), 1, 0, 'newpatient', NULL)
-                    """
-                )
-            }
-            statements.append(insert)
-        }
+        let firstID = Int(inserted[0].lastInsertID)
+        let formID = count == 1 ? [firstID] : try await Self.readIDs(count: count, numbers: first...last, firstID: firstID, on: connection)
+        statements = [
+            .bulk(
+                "INSERT INTO forms (date, encounter, form_name, form_id, pid, user, groupname, authorized, deleted, formdir, therapy_group_id) VALUES ",
+                rows: rows.indices.map { index in
+                    "(\(rows[index].date), \(first + index), 'New Patient Encounter', \(formID[index]), \(rows[index].pid), \(userName), \(groupName), 1, 0, 'newpatient', NULL)"
+                }
+            )
+        ]
         statements += extra?(written) ?? []
         try await connection.queries(statements)
         // 5. One audit entry, in the same transaction.

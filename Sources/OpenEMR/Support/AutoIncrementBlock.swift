@@ -5,6 +5,8 @@ import MariaDB
 /// as one block: the first is its `LAST_INSERT_ID()`, the next ones follow `auto_increment_increment` apart (more than
 /// 1 on Galera, which changes it when nodes join or leave, so it is read on the session in the same hop as the insert).
 /// In lock mode 2 (interleaved, as Galera requires) other sessions' rows may fall in between: nothing is computed.
+/// A bulk execution (`MariaDBQuery.bulk`) is not one block either: its rows take their ids one by one, and a parallel
+/// writer's rows fall in between (measured with four import writers); only its first id is its `LAST_INSERT_ID()`.
 enum AutoIncrementBlock {
     /// The two facts, read in the same hop as the inserts.
     static let facts: MariaDBQuery = "SELECT @@innodb_autoinc_lock_mode AS lock_mode, @@SESSION.auto_increment_increment AS step"

@@ -382,34 +382,25 @@ public struct TranscriptionRepository: Sendable {
         if !details.isEmpty { throw OpenEMRError.validation(details) }
     }
 
-    /// Rows per multi-row INSERT: 7 values each, well under MariaDB's 65,535 placeholders per statement.
-    static let segmentBatch = 1_000
-
-    /// Multi-row inserts of the segments, in order.
+    /// The segments, in order, in one bulk statement (one row's text, all the rows' values: parsed once, one round trip).
     static func insertSegments(_ segments: [TranscriptionSegment], of id: Int, on connection: MariaDBConnection) async throws {
         guard !segments.isEmpty else { return }
-        var statements: [MariaDBQuery] = []
-        var start = 0
-        while start < segments.count {
-            let end = min(start + segmentBatch, segments.count)
-            var sql = "INSERT INTO mmt_transcription_segments (transcription_id, seq, start_ms, end_ms, speaker, text, confidence) VALUES "
-            sql.reserveCapacity(sql.utf8.count + (end - start) * 24)
-            var binds: [MariaDBValue] = []
-            binds.reserveCapacity((end - start) * 7)
-            for index in start..<end {
-                let segment = segments[index]
-                sql += index == start ? "(?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?)"
-                binds.append(.int(Int64(id)))
-                binds.append(.int(Int64(segment.order)))
-                binds.append(.int(Int64(segment.startMs)))
-                binds.append(.int(Int64(segment.endMs)))
-                binds.append(.text(segment.speaker))
-                binds.append(.text(segment.text))
-                binds.append(segment.confidence.map { .double($0) } ?? .null)
-            }
-            statements.append(MariaDBQuery(unsafeSQL: sql, binds: binds))
-            start = end
+        var binds: [MariaDBValue] = []
+        binds.reserveCapacity(segments.count * 7)
+        for segment in segments {
+            binds.append(.int(Int64(id)))
+            binds.append(.int(Int64(segment.order)))
+            binds.append(.int(Int64(segment.startMs)))
+            binds.append(.int(Int64(segment.endMs)))
+            binds.append(.text(segment.speaker))
+            binds.append(.text(segment.text))
+            binds.append(segment.confidence.map { .double($0) } ?? .null)
         }
-        try await connection.queries(statements)
+        var insert = MariaDBQuery(
+            unsafeSQL: "INSERT INTO mmt_transcription_segments (transcription_id, seq, start_ms, end_ms, speaker, text, confidence) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            binds: binds
+        )
+        insert.rowCount = segments.count
+        try await connection.query(insert)
     }
 }
