@@ -376,6 +376,10 @@ private enum ParameterBinds {
 private enum BulkParameterBinds {
     enum Kind: Equatable { case none, signed, unsigned, double, decimal, text, bytes }
 
+    /// Room for the text of a date-time or time value ("YYYY-MM-DD HH:MM:SS.ffffff", "-838:59:59.999999"), whatever
+    /// Int its fields hold (a 20-character year or hour count leaves it at most 42).
+    static let maximumTemporalText = 64
+
     static func kind(_ value: MariaDBValue) -> Kind {
         switch value {
         case .null: return .none
@@ -410,8 +414,7 @@ private enum BulkParameterBinds {
                 }
                 switch value {
                 case .decimal(let text), .text(let text): dataSize += text.utf8.count
-                case .dateTime(let dateTime): dataSize += dateTime.description.utf8.count
-                case .time(let time): dataSize += time.description.utf8.count
+                case .dateTime, .time: dataSize += maximumTemporalText  // formatted once, when stored
                 case .bytes(let bytes): dataSize += bytes.count
                 default: break
                 }
@@ -454,7 +457,9 @@ private enum BulkParameterBinds {
             }
             func store(_ bytes: some Collection<UInt8>, row: Int) {
                 let count = bytes.count
-                UnsafeMutableRawBufferPointer(start: data, count: count).copyBytes(from: bytes)
+                if bytes.withContiguousStorageIfAvailable({ data.copyMemory(from: UnsafeRawPointer($0.baseAddress!), byteCount: count) }) == nil {
+                    UnsafeMutableRawBufferPointer(start: data, count: count).copyBytes(from: bytes)
+                }
                 (slots + row * 8).storeBytes(of: UnsafeRawPointer(data), as: UnsafeRawPointer.self)
                 lengths?[row] = UInt(count)
                 data += count
@@ -484,7 +489,7 @@ private enum BulkParameterBinds {
             }
             if let lengths { cmariadb_bind_set_length(bind, lengths) }
         }
-        assert(offset == layoutSize && data == arena + layoutSize + dataSize, "bulk arena sized wrongly")
+        assert(offset == layoutSize && data <= arena + layoutSize + dataSize, "bulk arena sized wrongly")
         return try body(binds)
     }
 }
