@@ -67,7 +67,9 @@ extension LiveAppTests {
                     try? output.write(toFile: report + ".log", atomically: true, encoding: .utf8)
                     #expect(status == 0, "schemathesis as \(role) found problems (exit \(status); full output \(report).log):\n\(output.suffix(12000))")
                     #expect(output.contains("passed") || output.contains("No issues found"), "\(role): \(output.suffix(2000))")
-                    #expect(elapsed < .seconds(60), "\(role): the run took \(elapsed)")
+                    // A guard against a hang (a request waiting forever), not a speed target: a run takes 40-61 s on this
+                    // VM depending on its phase, and a 60 s bound failed in a slow one.
+                    #expect(elapsed < .seconds(300), "\(role): the run took \(elapsed)")
                 }
             }
         }
