@@ -374,7 +374,12 @@ private enum ParameterBinds {
 /// length per row), and an indicator per row when the column has NULLs. A column's values must be of one kind (NULLs
 /// aside): the statement's placeholders are typed by the rows' values, as they are in a multi-row statement.
 private enum BulkParameterBinds {
-    enum Kind: Equatable { case none, signed, unsigned, double, decimal, text, bytes }
+    enum Kind: Equatable {
+        case none, signed, unsigned, double, decimal, text, bytes
+
+        /// Sent as a pointer and a length per row, not as 8 bytes in place.
+        var isVariableLength: Bool { self == .decimal || self == .text || self == .bytes }
+    }
 
     /// Room for the text of a date-time or time value ("YYYY-MM-DD HH:MM:SS.ffffff", "-838:59:59.999999"), whatever
     /// Int its fields hold (a 20-character year or hour count leaves it at most 42).
@@ -425,7 +430,7 @@ private enum BulkParameterBinds {
         var layoutSize = 0
         for column in 0..<columns {
             layoutSize += rows * 8
-            if [.decimal, .text, .bytes].contains(kinds[column]) { layoutSize += rows * MemoryLayout<UInt>.stride }
+            if kinds[column].isVariableLength { layoutSize += rows * MemoryLayout<UInt>.stride }
             if hasNull[column] { layoutSize += (rows + 7) & ~7 }
         }
         let arena = UnsafeMutableRawPointer.allocate(byteCount: max(layoutSize + dataSize, 8), alignment: 8)
@@ -443,7 +448,7 @@ private enum BulkParameterBinds {
             let slots = arena + offset
             offset += rows * 8
             var lengths: UnsafeMutablePointer<UInt>?
-            if [.decimal, .text, .bytes].contains(kinds[column]) {
+            if kinds[column].isVariableLength {
                 lengths = (arena + offset).bindMemory(to: UInt.self, capacity: rows)
                 offset += rows * MemoryLayout<UInt>.stride
             }
