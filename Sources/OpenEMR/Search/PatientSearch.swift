@@ -37,9 +37,11 @@ public struct PatientSearch: Sendable {
     let scanBudget: Int
     /// Rows the first, quick ordered scan may examine before the probes run.
     let quickBudget: Int
+    /// Rows one prefix-stream statement may examine in all before the other paths take over.
+    let streamBudget: Int
 
     public init(database: MariaDBClient, index: PatientSearchIndex, probeLimit: Int = 1000, dateLimit: Int = 1000, scanBudget: Int = 20_000,
-        quickBudget: Int = 2000
+        quickBudget: Int = 2000, streamBudget: Int = 4000
     ) {
         self.database = database
         self.index = index
@@ -48,25 +50,29 @@ public struct PatientSearch: Sendable {
         self.dateLimit = dateLimit
         self.scanBudget = scanBudget
         self.quickBudget = quickBudget
+        self.streamBudget = streamBudget
     }
 
     /// Whether the copy is usable, read from the database at most once a second (a cache of database state, the same
     /// on every replica within that second).
     final class Readiness: Sendable {
-        let state = Mutex<(ready: Bool, checked: ContinuousClock.Instant?)>((false, nil))
+        let state = Mutex<(ready: Bool, prefixes: Bool, checked: ContinuousClock.Instant?)>((false, false, nil))
 
-        func isReady(_ index: PatientSearchIndex, logger: Logger) async -> Bool {
+        /// Whether the copy is built, and whether its prefix columns may be used (`PatientSearchIndex.State`).
+        func check(_ index: PatientSearchIndex, logger: Logger) async -> (ready: Bool, prefixes: Bool) {
             let now = ContinuousClock.now
             let cached = state.withLock { $0 }
-            if let checked = cached.checked, now - checked < .seconds(1) { return cached.ready }
-            let ready = (try? await index.state(logger: logger))?.built ?? false
-            state.withLock { $0 = (ready, now) }
-            return ready
+            if let checked = cached.checked, now - checked < .seconds(1) { return (cached.ready, cached.prefixes) }
+            let current = try? await index.state(logger: logger)
+            let ready = current?.built ?? false, prefixes = current?.prefixes ?? false
+            state.withLock { $0 = (ready, prefixes, now) }
+            return (ready, prefixes)
         }
     }
 
     public func list(_ filter: PatientFilter, page: PageRequest, logger: Logger) async throws -> Result {
-        guard await readiness.isReady(index, logger: logger) else {
+        let readiness = await readiness.check(index, logger: logger)
+        guard readiness.ready else {
             let result = try await PagedQuery.run(
                 database: database, logger: logger, columns: PatientResponse.columns,
                 from: "patient_data WHERE \(fragment: filter.whereClause)", orderBy: filter.ordering(copy: false), page: page,
@@ -75,13 +81,15 @@ public struct PatientSearch: Sendable {
             return Result(count: result.count, countIsExact: true, page: result.page, items: result.items)
         }
         return try await database.withConnection(logger: logger) { connection in
-            let (pids, count, exact, resolved) = try await plan(filter, page: page, on: connection)
+            let (pids, count, exact, resolved) = try await plan(filter, page: page, prefixes: readiness.prefixes, on: connection)
             return Result(count: count, countIsExact: exact, page: resolved, items: try await Self.fetch(pids, on: connection))
         }
     }
 
     /// The page's pids in order, the count, whether it is exact, and the resolved page.
-    func plan(_ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection) async throws -> ([Int], Int, Bool, PageRequest) {
+    func plan(_ filter: PatientFilter, page: PageRequest, prefixes: Bool, on connection: MariaDBConnection) async throws
+        -> ([Int], Int, Bool, PageRequest)
+    {
         if let only = filter.onlyPID {
             return try await checked(candidates: "pid = \(only)", filter, page: page, on: connection)
         }
@@ -112,9 +120,13 @@ public struct PatientSearch: Sendable {
         if filter.orderIndex != nil, let found = try await scan(predicate, order: order, hint: hint, page: page, budget: quickBudget, on: connection) {
             return try Self.scanned(found, page: page)
         }
-        // Longer words match fewer patients, usually: probe them first.
+        // Longer words match fewer patients, usually: probe them first. The first word that can, walks its prefix
+        // columns in the page's order when its probe finds too many.
+        var streamed = !prefixes || filter.orderIndex != "PRIMARY"
         for word in filter.words.sorted(by: { $0.count > $1.count }) where !selective.contains(word) {
-            if let found = try await probe(word, filter, page: page, on: connection) { return found }
+            let streams = !streamed && Self.streamable(word)
+            if let found = try await probe(word, filter, page: page, streams: streams, on: connection) { return found }
+            streamed = streamed || streams
         }
         if let found = try await scan(predicate, order: order, hint: hint, page: page, budget: scanBudget, on: connection) {
             return try Self.scanned(found, page: page)
@@ -122,19 +134,86 @@ public struct PatientSearch: Sendable {
         // Matches are rare among the rows read so far: every match of the longest word, checked; without words, the
         // ordered scan without a budget.
         if let longest = filter.words.max(by: { $0.count < $1.count }) {
-            return try await checked(joining: Self.matches(of: longest, limit: nil), filter, page: page, on: connection)
+            return try await checked(joining: Self.matches(of: longest), filter, page: page, on: connection)
         }
         return try Self.scanned(try await scan(predicate, order: order, hint: hint, page: page, budget: nil, on: connection) ?? [], page: page)
     }
 
     /// The page from the patients `word` matches, checked against the whole filter; nil when they are more than
     /// `probeLimit`.
-    func probe(_ word: Substring, _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection) async throws
-        -> ([Int], Int, Bool, PageRequest)?
+    /// With `streams`, when they are more, the page from `streams(…)` (nil when its budget ran out).
+    func probe(_ word: Substring, _ filter: PatientFilter, page: PageRequest, streams: Bool = false, on connection: MariaDBConnection)
+        async throws -> ([Int], Int, Bool, PageRequest)?
     {
-        let pids = try await connection.query(Self.matches(of: word, limit: probeLimit + 1)).rows.map { try $0.decode("pid", as: Int.self) }
-        guard pids.count <= probeLimit else { return nil }
-        return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids))", filter, page: page, on: connection)
+        var byColumn = [[Int]](repeating: [], count: Self.wordColumns.count + 1)
+        for row in try await connection.query(Self.matchesByColumn(of: word, limit: probeLimit + 1)).rows {
+            byColumn[try row.decode("part", as: Int.self)].append(try row.decode("pid", as: Int.self))
+        }
+        let pids = Set(byColumn.joined())
+        if pids.count <= probeLimit {
+            return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids.sorted()))", filter, page: page, on: connection)
+        }
+        return streams ? try await self.streams(word, byColumn: byColumn, filter, page: page, on: connection) : nil
+    }
+
+    /// The copy's columns a word prefix-matches, in the order of the probe's `part` numbers (the phone suffixes are the
+    /// last part); each has a three-character prefix column `<column>3` with an index (migration 0009).
+    static let wordColumns = ["fname", "lname", "mname", "pubpid", "email"]
+
+    /// Whether `streams` can serve a word: three characters or more (MariaDB's, that is code points), and fewer than
+    /// three digits (a word with three also matches phones anywhere in their digits, which no prefix column orders).
+    static func streamable(_ word: Substring) -> Bool {
+        word.unicodeScalars.count >= 3 && PatientFilter.phoneDigits(word) == nil
+    }
+
+    /// **Prefix streams** (pages in pid order; a word whose matches are too many to check one by one, yet too rare
+    /// among all patients for the ordered scan). Every match has the word as a prefix of some column, so it is found
+    /// either among the probe's complete columns (all their prefix matches, checked directly) or, for a column with
+    /// more than `probeLimit` matches, among the rows whose `<column>3` equals the word's first three characters, read
+    /// in pid order through that index with the whole predicate, up to the page's end and one more row. Merging those
+    /// sorted runs gives the page; when no run reached its limit, every match was seen and the count is exact.
+    func streams(
+        _ word: Substring, byColumn: [[Int]], _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection
+    ) async throws -> ([Int], Int, Bool, PageRequest)? {
+        let prefix = String(String.UnicodeScalarView(word.unicodeScalars.prefix(3)))
+        let predicate = filter.predicate(copy: true)
+        let order = filter.ordering(copy: true)
+        let want = page.offset + page.size + 1
+        var parts: [MariaDBQuery] = []
+        var complete: [Int] = []
+        for (index, column) in Self.wordColumns.enumerated() {
+            guard byColumn[index].count > probeLimit else {
+                complete.append(contentsOf: byColumn[index])
+                continue
+            }
+            parts.append(
+                """
+                (SELECT pid, \(unescaped: String(index)) AS part FROM mmt_patient_search FORCE INDEX (mmt_patient_search_\(unescaped: column)3)
+                WHERE \(unescaped: column)3 = \(prefix) AND \(fragment: predicate) ORDER BY \(unescaped: order) LIMIT \(unescaped: String(want)))
+                """
+            )
+        }
+        if !complete.isEmpty {
+            parts.append("(SELECT pid, -1 AS part FROM mmt_patient_search WHERE pid IN (\(paddedList: complete)) AND \(fragment: predicate))")
+        }
+        var query: MariaDBQuery = ""
+        for (index, part) in parts.enumerated() {
+            if index > 0 { query.append(" UNION ALL ") }
+            query.append(part)
+        }
+        query.append(" LIMIT ROWS EXAMINED \(unescaped: String(streamBudget))")
+        let result = try await connection.query(query)
+        guard result.warningCount == 0 else { return nil }  // the budget ran out
+        var found = Set<Int>()
+        var perStream = [Int](repeating: 0, count: Self.wordColumns.count)
+        for row in result.rows {
+            found.insert(try row.decode("pid", as: Int.self))
+            let part = try row.decode("part", as: Int.self)
+            if part >= 0 { perStream[part] += 1 }
+        }
+        let merged = order.hasSuffix("DESC") ? found.sorted(by: >) : found.sorted()
+        guard perStream.contains(want) else { return try Self.sliced(merged, page: page) }
+        return try Self.scanned(Array(merged.prefix(want).dropFirst(page.offset)), page: page)
     }
 
     /// A word that is probably rare: five or more digits (a pubpid, most of a phone number) or an e-mail address.
@@ -180,26 +259,30 @@ public struct PatientSearch: Sendable {
         return (found, page.offset + found.count, true, try page.resolved(count: page.offset + found.count))
     }
 
-    /// The pids one word matches (each column's index range and the phone suffixes; `limit` per part and in all).
-    static func matches(of word: Substring, limit: Int?) -> MariaDBQuery {
+    /// The pids one word matches in each column (`part`: the index in `wordColumns`, or the phone suffixes after them),
+    /// at most `limit` per column.
+    static func matchesByColumn(of word: Substring, limit: Int?) -> MariaDBQuery {
         let prefix = PatientFilter.escapeLike(String(word)) + "%"
         let cap = limit.map { " LIMIT \($0)" } ?? ""
-        var parts: [MariaDBQuery] = ["fname", "lname", "mname", "pubpid", "email"].map { column in
-            "(SELECT pid FROM mmt_patient_search WHERE \(unescaped: column) LIKE \(prefix)\(unescaped: cap))"
+        var query: MariaDBQuery = ""
+        for (index, column) in wordColumns.enumerated() {
+            query.append(
+                "\(unescaped: index == 0 ? "" : " UNION ALL ")(SELECT pid, \(unescaped: String(index)) AS part FROM mmt_patient_search WHERE \(unescaped: column) LIKE \(prefix)\(unescaped: cap))"
+            )
         }
         if let digits = PatientFilter.phoneDigits(word) {
             let digitsPrefix = PatientFilter.escapeLike(digits) + "%"
-            // DISTINCT: one patient has several suffixes starting with the same digits (two phones, or the digits twice), and a
-            // cap on rows rather than patients would cut the set short while looking complete.
-            parts.append("(SELECT DISTINCT pid FROM mmt_patient_phone_suffixes WHERE suffix LIKE \(digitsPrefix)\(unescaped: cap))")
+            // DISTINCT: one patient has several suffixes starting with the same digits (two phones, or the digits twice).
+            query.append(
+                " UNION ALL (SELECT DISTINCT pid, \(unescaped: String(wordColumns.count)) AS part FROM mmt_patient_phone_suffixes WHERE suffix LIKE \(digitsPrefix)\(unescaped: cap))"
+            )
         }
-        var query: MariaDBQuery = "SELECT pid FROM ("
-        for (index, part) in parts.enumerated() {
-            if index > 0 { query.append(" UNION ") }
-            query.append(part)
-        }
-        query.append(") m\(unescaped: cap)")
         return query
+    }
+
+    /// Every pid one word matches, once.
+    static func matches(of word: Substring) -> MariaDBQuery {
+        "SELECT DISTINCT pid FROM (\(fragment: matchesByColumn(of: word, limit: nil))) m"
     }
 
     /// Checks the predicate on the candidates (`candidates`: a condition on pid), sorted as requested: exact count.

@@ -75,15 +75,26 @@ public struct PatientSearchIndex: Sendable {
 
     public struct State: Sendable {
         public var built: Bool
+        /// Whether the three-character prefix columns (migration 0009) exist, in collations that compare one character
+        /// at a time (the `_general_` ones and `_bin`), so that `prefix = LEFT(word, 3)` holds for every row whose column
+        /// is `LIKE 'word%'`: then `PatientSearch` may walk those columns' indexes.
+        public var prefixes: Bool
     }
 
     /// Whether the copy is complete and usable (nil when the tables do not exist: migrations not applied).
     public func state(logger: Logger) async throws -> State? {
         do {
             guard let row = try await database.query(
-                "SELECT built_at IS NOT NULL AS built FROM mmt_patient_search_state WHERE id = 1", logger: logger
+                """
+                SELECT built_at IS NOT NULL AS built,
+                  (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'mmt_patient_search'
+                     AND COLUMN_NAME IN ('fname3', 'lname3', 'mname3', 'pubpid3', 'email3')
+                     AND (COLLATION_NAME LIKE '%\\_general\\_ci' OR COLLATION_NAME LIKE '%\\_general\\_nopad\\_ci'
+                          OR COLLATION_NAME LIKE '%\\_bin' OR COLLATION_NAME LIKE '%\\_nopad\\_bin')) = 5 AS prefixes
+                FROM mmt_patient_search_state WHERE id = 1
+                """, logger: logger
             ).first else { return nil }
-            return State(built: try row.decode("built", as: Int.self) == 1)
+            return State(built: try row.decode("built", as: Int.self) == 1, prefixes: try row.decode("prefixes", as: Int.self) == 1)
         } catch let error as MariaDBError where error.serverErrorNumber == 1146 {
             return nil
         }
