@@ -112,17 +112,24 @@ public struct PatientSearch: Sendable {
         }
         // Long numbers (pubpids, phone numbers) and e-mail addresses match few patients: their probes come before the scan,
         // which would read its whole budget without filling a page.
+        // The first word that can (see `streams`) walks its prefix columns in the page's order when its probe finds too many.
+        var streamed = !prefixes || filter.orderIndex != "PRIMARY"
         let selective = filter.words.filter(Self.looksSelective).sorted(by: { $0.count > $1.count })
         for word in selective {
-            if let found = try await probe(word, filter, page: page, on: connection) { return found }
+            let streams = !streamed && Self.streamable(word)
+            if let found = try await probe(word, filter, page: page, streams: streams, on: connection) { return found }
+            streamed = streamed || streams
         }
-        // Common words fill a page within the first rows of an ordered scan: try that first, briefly.
-        if filter.orderIndex != nil, let found = try await scan(predicate, order: order, hint: hint, page: page, budget: quickBudget, on: connection) {
+        // Common words fill a page within the first rows of an ordered scan: try that first, briefly. Not when several
+        // words are searched in pid order and one of them can be streamed: together they are seldom that common, and the
+        // probe and streams find the page for less than a quick scan that runs out.
+        let quick = streamed || filter.words.count < 2 || !filter.words.contains(where: Self.streamable)
+        if quick, filter.orderIndex != nil,
+            let found = try await scan(predicate, order: order, hint: hint, page: page, budget: quickBudget, on: connection)
+        {
             return try Self.scanned(found, page: page)
         }
-        // Longer words match fewer patients, usually: probe them first. The first word that can, walks its prefix
-        // columns in the page's order when its probe finds too many.
-        var streamed = !prefixes || filter.orderIndex != "PRIMARY"
+        // Longer words match fewer patients, usually: probe them first.
         for word in filter.words.sorted(by: { $0.count > $1.count }) where !selective.contains(word) {
             let streams = !streamed && Self.streamable(word)
             if let found = try await probe(word, filter, page: page, streams: streams, on: connection) { return found }
@@ -216,11 +223,12 @@ public struct PatientSearch: Sendable {
         return try Self.scanned(Array(merged.prefix(want).dropFirst(page.offset)), page: page)
     }
 
-    /// A word that is probably rare: five or more digits (a pubpid, most of a phone number) or an e-mail address.
+    /// A word that is probably rare: five or more digits (a pubpid, most of a phone number) or an e-mail address or the
+    /// start of one (`@`, `.` or `_`, which names seldom hold: "john.s", "mary_j").
     /// Three or four digits start the suffixes of about one phone number in 60 or 600 (an area code, a local prefix):
     /// the quick ordered scan fills a page with those sooner than a probe could collect them.
     static func looksSelective(_ word: Substring) -> Bool {
-        word.contains("@") || word.utf8.reduce(0) { $0 + ((0x30...0x39).contains($1) ? 1 : 0) } >= 5
+        word.contains(where: { $0 == "@" || $0 == "." || $0 == "_" }) || word.utf8.reduce(0) { $0 + ((0x30...0x39).contains($1) ? 1 : 0) } >= 5
     }
 
     /// The patients born that day, when they are at most `dateLimit`.
