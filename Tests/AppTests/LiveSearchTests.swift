@@ -225,7 +225,7 @@ extension LiveAppTests {
                 // soon as a word has more than three matches.
                 let searches = [
                     PatientSearch(database: client, index: index),
-                    PatientSearch(database: client, index: index, probeLimit: 3, dateLimit: 2, scanBudget: 150, quickBudget: 40, streamBudget: 60),
+                    PatientSearch(database: client, index: index, probeLimit: 3, dateLimit: 2, scanBudget: 150, quickBudget: 40, streamBudget: 60, phoneStreamLimit: 2),
                     PatientSearch(database: client, index: index, probeLimit: 3, quickBudget: 1),
                 ]
                 var rng = SystemRandomNumberGenerator()

@@ -39,9 +39,11 @@ public struct PatientSearch: Sendable {
     let quickBudget: Int
     /// Rows one prefix-stream statement may examine in all before the other paths take over.
     let streamBudget: Int
+    /// The most patients a word's phone digits may match for the prefix streams to take them (as one sorted run).
+    let phoneStreamLimit: Int
 
     public init(database: MariaDBClient, index: PatientSearchIndex, probeLimit: Int = 1000, dateLimit: Int = 1000, scanBudget: Int = 20_000,
-        quickBudget: Int = 2000, streamBudget: Int = 4000
+        quickBudget: Int = 2000, streamBudget: Int = 4000, phoneStreamLimit: Int = 5000
     ) {
         self.database = database
         self.index = index
@@ -51,6 +53,7 @@ public struct PatientSearch: Sendable {
         self.scanBudget = scanBudget
         self.quickBudget = quickBudget
         self.streamBudget = streamBudget
+        self.phoneStreamLimit = phoneStreamLimit
     }
 
     /// Whether the copy is usable, read from the database at most once a second (a cache of database state, the same
@@ -153,7 +156,8 @@ public struct PatientSearch: Sendable {
         async throws -> ([Int], Int, Bool, PageRequest)?
     {
         var byColumn = [[Int]](repeating: [], count: Self.wordColumns.count + 1)
-        for row in try await connection.query(Self.matchesByColumn(of: word, limit: probeLimit + 1)).rows {
+        let phoneLimit = streams ? max(probeLimit, phoneStreamLimit) + 1 : probeLimit + 1
+        for row in try await connection.query(Self.matchesByColumn(of: word, limit: probeLimit + 1, phoneLimit: phoneLimit)).rows {
             byColumn[try row.decode("part", as: Int.self)].append(try row.decode("pid", as: Int.self))
         }
         let pids = Set(byColumn.joined())
@@ -167,18 +171,19 @@ public struct PatientSearch: Sendable {
     /// last part); each has a three-character prefix column `<column>3` with an index (migration 0009).
     static let wordColumns = ["fname", "lname", "mname", "pubpid", "email"]
 
-    /// Whether `streams` can serve a word: three characters or more (MariaDB's, that is code points), and fewer than
-    /// three digits (a word with three also matches phones anywhere in their digits, which no prefix column orders).
+    /// Whether `streams` may serve a word: three characters or more (MariaDB's, that is code points).
     static func streamable(_ word: Substring) -> Bool {
-        word.unicodeScalars.count >= 3 && PatientFilter.phoneDigits(word) == nil
+        word.unicodeScalars.count >= 3
     }
 
     /// **Prefix streams** (pages in pid order; a word whose matches are too many to check one by one, yet too rare
     /// among all patients for the ordered scan). Every match has the word as a prefix of some column, so it is found
     /// either among the probe's complete columns (all their prefix matches, checked directly) or, for a column with
     /// more than `probeLimit` matches, among the rows whose `<column>3` equals the word's first three characters, read
-    /// in pid order through that index with the whole predicate, up to the page's end and one more row. Merging those
-    /// sorted runs gives the page; when no run reached its limit, every match was seen and the count is exact.
+    /// in pid order through that index with the whole predicate, up to the page's end and one more row. A word with 3+
+    /// digits also matches phones anywhere in their digits: those patients (at most `phoneStreamLimit`) join the
+    /// complete columns' ones, which are read by pid in the same order and limit. Merging those sorted runs gives the
+    /// page; when no run reached its limit, every match was seen and the count is exact.
     func streams(
         _ word: Substring, byColumn: [[Int]], _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection
     ) async throws -> ([Int], Int, Bool, PageRequest)? {
@@ -188,6 +193,11 @@ public struct PatientSearch: Sendable {
         let want = page.offset + page.size + 1
         var parts: [MariaDBQuery] = []
         var complete: [Int] = []
+        if PatientFilter.phoneDigits(word) != nil {
+            // Digits anywhere in a phone: no prefix column orders those; all of them must be known.
+            guard byColumn[Self.wordColumns.count].count <= phoneStreamLimit else { return nil }
+            complete.append(contentsOf: byColumn[Self.wordColumns.count])
+        }
         for (index, column) in Self.wordColumns.enumerated() {
             guard byColumn[index].count > probeLimit else {
                 complete.append(contentsOf: byColumn[index])
@@ -201,7 +211,12 @@ public struct PatientSearch: Sendable {
             )
         }
         if !complete.isEmpty {
-            parts.append("(SELECT pid, -1 AS part FROM mmt_patient_search WHERE pid IN (\(paddedList: complete)) AND \(fragment: predicate))")
+            parts.append(
+                """
+                (SELECT pid, -1 AS part FROM mmt_patient_search WHERE pid IN (\(paddedList: complete)) AND \(fragment: predicate)
+                ORDER BY \(unescaped: order) LIMIT \(unescaped: String(want)))
+                """
+            )
         }
         var query: MariaDBQuery = ""
         for (index, part) in parts.enumerated() {
@@ -211,15 +226,16 @@ public struct PatientSearch: Sendable {
         query.append(" LIMIT ROWS EXAMINED \(unescaped: String(streamBudget))")
         let result = try await connection.query(query)
         guard result.warningCount == 0 else { return nil }  // the budget ran out
+        // Each run holds distinct pids, the first `want` of its matches in the page's order: every pid among the first
+        // `want` of all matches is among the first `want` of its own run, so the merged runs' first `want` are those.
         var found = Set<Int>()
-        var perStream = [Int](repeating: 0, count: Self.wordColumns.count)
+        var perRun: [Int: Int] = [:]
         for row in result.rows {
             found.insert(try row.decode("pid", as: Int.self))
-            let part = try row.decode("part", as: Int.self)
-            if part >= 0 { perStream[part] += 1 }
+            perRun[try row.decode("part", as: Int.self), default: 0] += 1
         }
         let merged = order.hasSuffix("DESC") ? found.sorted(by: >) : found.sorted()
-        guard perStream.contains(want) else { return try Self.sliced(merged, page: page) }
+        guard perRun.values.contains(want) else { return try Self.sliced(merged, page: page) }
         return try Self.scanned(Array(merged.prefix(want).dropFirst(page.offset)), page: page)
     }
 
@@ -268,10 +284,11 @@ public struct PatientSearch: Sendable {
     }
 
     /// The pids one word matches in each column (`part`: the index in `wordColumns`, or the phone suffixes after them),
-    /// at most `limit` per column.
-    static func matchesByColumn(of word: Substring, limit: Int?) -> MariaDBQuery {
+    /// at most `limit` per column (`phoneLimit` for the phones, when given).
+    static func matchesByColumn(of word: Substring, limit: Int?, phoneLimit: Int? = nil) -> MariaDBQuery {
         let prefix = PatientFilter.escapeLike(String(word)) + "%"
         let cap = limit.map { " LIMIT \($0)" } ?? ""
+        let phoneCap = (phoneLimit ?? limit).map { " LIMIT \($0)" } ?? ""
         var query: MariaDBQuery = ""
         for (index, column) in wordColumns.enumerated() {
             query.append(
@@ -282,7 +299,7 @@ public struct PatientSearch: Sendable {
             let digitsPrefix = PatientFilter.escapeLike(digits) + "%"
             // DISTINCT: one patient has several suffixes starting with the same digits (two phones, or the digits twice).
             query.append(
-                " UNION ALL (SELECT DISTINCT pid, \(unescaped: String(wordColumns.count)) AS part FROM mmt_patient_phone_suffixes WHERE suffix LIKE \(digitsPrefix)\(unescaped: cap))"
+                " UNION ALL (SELECT DISTINCT pid, \(unescaped: String(wordColumns.count)) AS part FROM mmt_patient_phone_suffixes WHERE suffix LIKE \(digitsPrefix)\(unescaped: phoneCap))"
             )
         }
         return query
