@@ -136,6 +136,15 @@ struct ClinicalUnitTests {
         #expect(RequestInfo.queryItems(rawQuery: "").isEmpty)
         // A bad escape is kept as sent rather than failing.
         #expect(RequestInfo.queryItems(rawQuery: "search=%ZZ").first?.1 == "%ZZ")
+        #expect(RequestInfo.queryItems(rawQuery: "search=a+%2").first?.1 == "a %2")
+        #expect(RequestInfo.queryItems(rawQuery: "search=%").first?.1 == "%")
+        #expect(RequestInfo.queryItems(rawQuery: "search=%C3+b").first?.1 == "%C3 b")  // an escaped byte that is not UTF-8
+        #expect(RequestInfo.queryItems(rawQuery: "search=%e2%82%ac%2b%25%20x").first?.1 == "€+% x")
+        // The same as Foundation's decoding on every kind of input.
+        for raw in ["a+b", "%41%42", "%4", "%%41", "jos%C3%A9", "%FF%FE", "%c3%a9+%2B", "+++", "%2", "100%", "a%2Fb%3F", "%E2%82", "%E2%82%AC"] {
+            let spaced = raw.replacingOccurrences(of: "+", with: " ")
+            #expect(RequestInfo.formDecoded(Substring(raw)) == (spaced.removingPercentEncoding ?? spaced), "\(raw)")
+        }
 
         let request = Request(
             head: HTTPRequest(method: .get, scheme: "http", authority: "h", path: "/api/patients/?search=a+b&search=c"),
