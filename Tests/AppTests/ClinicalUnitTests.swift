@@ -108,6 +108,14 @@ struct ClinicalUnitTests {
         #expect(second.previous == Self.base + "/api/patients/?page_size=20")
     }
 
+    @Test func percentEncodingKeepsOnlyUnreservedCharacters() {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        for text in ["", "abc", "José O'Brien & co=1/2+%", "a b", "ü€😀", "~-._", "x\u{0}y", "\u{7F}", "Ωmega 9"] {
+            #expect(PageLinks.percentEncode(text) == text.addingPercentEncoding(withAllowedCharacters: allowed), "\(text)")
+        }
+    }
+
     @Test func linksArePercentEncoded() {
         let query = [("search", "José O'Brien & co=1/2+%"), ("page_size", "10")]
         let first = page(count: 30, page: 1, size: 10, query: query)
