@@ -103,10 +103,10 @@ public struct MariaDBQuery: Sendable, Hashable, ExpressibleByStringInterpolation
                 sql += "NULL"
                 return
             }
-            for (index, value) in values.enumerated() {
-                sql += index == 0 ? "?" : ", ?"
-                binds.append(value.mariaDBValue)
-            }
+            sql += "?"
+            if values.count > 1 { sql += String(repeating: ", ?", count: values.count - 1) }
+            binds.reserveCapacity(binds.count + values.count)
+            for value in values { binds.append(value.mariaDBValue) }
         }
 
         /// Like `list:`, but the number of placeholders is rounded up to a power of two by repeating the last value,
@@ -116,7 +116,10 @@ public struct MariaDBQuery: Sendable, Hashable, ExpressibleByStringInterpolation
             guard let last = values.last else { return appendInterpolation(list: values) }
             var size = 1
             while size < values.count { size <<= 1 }
-            appendInterpolation(list: values + repeatElement(last, count: size - values.count))
+            appendInterpolation(list: values)
+            guard size > values.count else { return }
+            sql += String(repeating: ", ?", count: size - values.count)
+            binds.append(contentsOf: repeatElement(last.mariaDBValue, count: size - values.count))
         }
 
         /// Raw SQL text: identifiers chosen in code only, never user input.
