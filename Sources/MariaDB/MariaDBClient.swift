@@ -142,11 +142,14 @@ public final class MariaDBClient: Sendable, Service {
 
     /// Runs the closure in a transaction: commits when it returns, rolls back when it throws. A connection whose
     /// rollback fails is closed (the server then rolls back), never reused.
+    /// With `consistentSnapshot`, the transaction is REPEATABLE READ and its read view is taken when it starts: its
+    /// reads never see what other transactions wrote after that (InnoDB's `START TRANSACTION WITH CONSISTENT
+    /// SNAPSHOT`), whatever the server's default isolation level.
     public func withTransaction<Result: Sendable>(
-        logger: Logger, _ body: (MariaDBConnection) async throws -> Result
+        logger: Logger, consistentSnapshot: Bool = false, _ body: (MariaDBConnection) async throws -> Result
     ) async throws -> Result {
         try await withConnection(logger: logger) { connection in
-            try await connection.withTransaction(body)
+            try await connection.withTransaction(consistentSnapshot: consistentSnapshot, body)
         }
     }
 
@@ -202,8 +205,10 @@ public struct MariaDBConnection: Sendable {
 
     /// Runs the closure in a transaction on this connection (which must not be in one): commits when it returns,
     /// rolls back when it throws. For work that needs a statement in autocommit mode before its transaction.
-    public func withTransaction<Result: Sendable>(_ body: (MariaDBConnection) async throws -> Result) async throws -> Result {
-        try await begin()
+    public func withTransaction<Result: Sendable>(
+        consistentSnapshot: Bool = false, _ body: (MariaDBConnection) async throws -> Result
+    ) async throws -> Result {
+        try await begin(consistentSnapshot: consistentSnapshot)
         let result: Result
         do {
             result = try await body(self)
@@ -238,10 +243,17 @@ public struct MariaDBConnection: Sendable {
         }
     }
 
-    func begin() async throws {
+    func begin(consistentSnapshot: Bool = false) async throws {
         let handle = self.handle
         do {
-            try await threadPool.runIfActive { try handle.control("START TRANSACTION") }
+            try await threadPool.runIfActive {
+                if consistentSnapshot {
+                    try handle.control("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    try handle.control("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                } else {
+                    try handle.control("START TRANSACTION")
+                }
+            }
         } catch {
             throw MariaDBClient.mapThreadPoolError(error)
         }

@@ -140,10 +140,16 @@ enum TestEnvironment {
                     process.standardError = errors
                     process.standardInput = input
                     try process.run()
-                    if let stdin { input.fileHandleForWriting.write(stdin) }
-                    try? input.fileHandleForWriting.close()
                     nonisolated(unsafe) var errorData = Data()
                     let group = DispatchGroup()
+                    // The input is written while the output is read: a child that answers line by line (as the checksum
+                    // verifier does) would otherwise fill its output pipe and stop reading, and both would wait forever.
+                    group.enter()
+                    DispatchQueue.global().async {
+                        if let stdin { input.fileHandleForWriting.write(stdin) }
+                        try? input.fileHandleForWriting.close()
+                        group.leave()
+                    }
                     group.enter()
                     DispatchQueue.global().async {
                         errorData = errors.fileHandleForReading.readDataToEndOfFile()

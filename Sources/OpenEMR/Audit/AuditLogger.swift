@@ -2,14 +2,6 @@ import Foundation
 public import Logging
 public import MariaDB
 import PasswordCrypt
-import Synchronization
-
-/// A `Mutex` in a class, so value types can share it.
-final class SharedBox<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
-}
 
 /// One row of OpenEMR's audit log.
 public struct AuditEvent: Sendable, Equatable {
@@ -58,7 +50,6 @@ public struct AuditLogger: Sendable {
     let database: MariaDBClient
     let globals: OpenEMRGlobalsCache
     let logger: Logger
-    private let autoIncrementMode = SharedBox<Bool?>(nil)
 
     public init(database: MariaDBClient, globals: OpenEMRGlobalsCache, logger: Logger) {
         self.database = database
@@ -67,26 +58,13 @@ public struct AuditLogger: Sendable {
     }
 
     /// Writes the events on the caller's connection (inside its transaction, so they land with the change or not at
-    /// all), and never leases another connection (OpenEMR's time zone is refreshed on this one when stale). One
-    /// event: the `log` insert, then `log_comment_encrypt` with `LAST_INSERT_ID()`, in one hop. Batches (the
-    /// read-audit queue): multi-row inserts in a few fixed sizes, when InnoDB hands out the ids of one insert as one
-    /// evenly spaced run (`innodb_autoinc_lock_mode` 0 or 1, MariaDB's default); otherwise row by row. The spacing is
-    /// the session's `auto_increment_increment` (more than 1 on Galera), read in the same hop as each insert.
+    /// all), and never leases another connection (OpenEMR's time zone is refreshed on this one when stale): for each
+    /// event the `log` insert, then `log_comment_encrypt` with `LAST_INSERT_ID()`, all in one hop. Writes audit one or
+    /// two events; batches go through `record`.
     public func write(_ events: [AuditEvent], on connection: MariaDBConnection) async throws {
         guard !events.isEmpty else { return }
         let timeZone = try await globals.current(on: connection).timeZone
-        let date = Self.localTimestamp(Date(), timeZone: timeZone)
-        guard events.count > 1, try await consecutiveIDs(on: connection) else {
-            try await connection.queries(Self.statements(for: events, date: date))
-            return
-        }
-        var remaining = events[...]
-        while !remaining.isEmpty {
-            let size = Self.batchSizes.first { $0 <= remaining.count } ?? 1
-            let chunk = Array(remaining.prefix(size))
-            remaining = remaining.dropFirst(size)
-            try await writeBatch(chunk, date: date, on: connection)
-        }
+        try await connection.queries(Self.statements(for: events, date: Self.localTimestamp(Date(), timeZone: timeZone)))
     }
 
     /// The two INSERTs per event, row by row.
@@ -95,12 +73,7 @@ public struct AuditLogger: Sendable {
         queries.reserveCapacity(events.count * 2)
         for event in events {
             let comments = Data(event.comments.utf8).base64EncodedString()
-            queries.append(
-                """
-                INSERT INTO log (date, event, category, user, groupname, comments, user_notes, patient_id, success, crt_user, log_from, menu_item_id, ccda_doc_id)
-                VALUES (\(date), \(event.event), \(event.category), \(event.user), \(event.groupName), \(comments), '', \(event.patientID), \(event.success ? 1 : 0), '', \(event.logFrom), NULL, NULL)
-                """
-            )
+            queries.append("INSERT INTO log \(unescaped: logColumns) VALUES " + logRow(event, comments: comments, date: date))
             let checksum = Self.checksum(
                 date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName,
                 comments: comments, patientID: event.patientID, success: event.success, logFrom: event.logFrom
@@ -112,53 +85,65 @@ public struct AuditLogger: Sendable {
         return queries
     }
 
-    /// Statement shapes stay few, so they stay in the prepared-statement cache.
-    static let batchSizes = [256, 64, 16, 4, 1]
+    static let logColumns =
+        "(date, event, category, user, groupname, comments, user_notes, patient_id, success, crt_user, log_from, menu_item_id, ccda_doc_id)"
 
-    private func writeBatch(_ events: [AuditEvent], date: String, on connection: MariaDBConnection) async throws {
-        // Read audits repeat the same few comments: encode each distinct one once per batch.
-        var encoded: [String: String] = [:]
-        let rows = events.map { event in
-            if let comments = encoded[event.comments] { return (event, comments) }
-            let comments = Data(event.comments.utf8).base64EncodedString()
-            encoded[event.comments] = comments
-            return (event, comments)
-        }
-        var logInsert: MariaDBQuery =
-            "INSERT INTO log (date, event, category, user, groupname, comments, user_notes, patient_id, success, crt_user, log_from, menu_item_id, ccda_doc_id) VALUES "
-        for (index, (event, comments)) in rows.enumerated() {
-            logInsert.append(
-                "\(unescaped: index == 0 ? "" : ", ")(\(date), \(event.event), \(event.category), \(event.user), \(event.groupName), \(comments), '', \(event.patientID), \(event.success ? 1 : 0), '', \(event.logFrom), NULL, NULL)"
-            )
-        }
-        // The ids of one multi-row insert, computed (the lock mode was checked before: it changes only with a restart).
-        let results = try await connection.queries([logInsert, AutoIncrementBlock.facts])
-        guard let ids = try AutoIncrementBlock.ids(of: [results[0]], facts: results[1], count: rows.count) else {
-            throw OpenEMRError.inconsistent("the log rows of an audit batch were not numbered as one block")
-        }
-        var checksumInsert: MariaDBQuery = "INSERT INTO log_comment_encrypt (log_id, encrypt, checksum, checksum_api, version) VALUES "
-        for (index, (event, comments)) in rows.enumerated() {
-            let checksum = Self.checksum(
-                date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName, comments: comments,
-                patientID: event.patientID, success: event.success, logFrom: event.logFrom
-            )
-            checksumInsert.append("\(unescaped: index == 0 ? "" : ", ")(\(ids[index]), 'No', \(checksum), '', 4)")
-        }
-        try await connection.query(checksumInsert)
+    /// One `log` row's values: the text every row shares, so rows can go as one bulk statement.
+    static func logRow(_ event: AuditEvent, comments: String, date: String) -> MariaDBQuery {
+        "(\(date), \(event.event), \(event.category), \(event.user), \(event.groupName), \(comments), '', \(event.patientID), \(event.success ? 1 : 0), '', \(event.logFrom), NULL, NULL)"
     }
 
-    /// Whether a multi-row INSERT gets consecutive AUTO_INCREMENT ids (read once).
-    private func consecutiveIDs(on connection: MariaDBConnection) async throws -> Bool {
-        if let known = autoIncrementMode.withLock({ $0 }) { return known }
-        let consecutive = try AutoIncrementBlock.step(from: try await connection.query(AutoIncrementBlock.facts)) != nil
-        autoIncrementMode.withLock { $0 = consecutive }
-        return consecutive
-    }
-
-    /// Writes the events in their own transaction.
+    /// Writes the events in their own transaction. Several (the read-audit queue's batches) go as two bulk statements
+    /// (`MariaDBQuery.bulk`: one row's text, all rows' values; about half of what multi-row inserts cost the server):
+    /// the `log` rows, then their `log_comment_encrypt` rows. A bulk insert's rows take their ids one by one, with
+    /// other sessions' rows possibly in between, so the ids are read back: the transaction's read view is taken when it
+    /// starts (`consistentSnapshot`), before the insert draws its first id, so every other row it can see was numbered
+    /// before that id, and the rows it sees from that id on are exactly its own, in order. Holds in every
+    /// `innodb_autoinc_lock_mode` and with any `auto_increment_increment` (Galera); the rows read back are checked
+    /// against the events (count, patient, event) before anything points at them.
     public func record(_ events: [AuditEvent], logger: Logger) async throws {
-        try await database.withTransaction(logger: logger) { connection in
-            try await write(events, on: connection)
+        guard events.count > 1 else {
+            try await database.withTransaction(logger: logger) { connection in try await write(events, on: connection) }
+            return
+        }
+        try await database.withTransaction(logger: logger, consistentSnapshot: true) { connection in
+            let timeZone = try await globals.current(on: connection).timeZone
+            let date = Self.localTimestamp(Date(), timeZone: timeZone)
+            // Read audits repeat the same few comments: encode each distinct one once per batch.
+            var encoded: [String: String] = [:]
+            let comments = events.map { event in
+                if let comments = encoded[event.comments] { return comments }
+                let comments = Data(event.comments.utf8).base64EncodedString()
+                encoded[event.comments] = comments
+                return comments
+            }
+            let results = try await connection.queries([
+                .bulk(
+                    "INSERT INTO log \(Self.logColumns) VALUES ",
+                    rows: zip(events, comments).map { Self.logRow($0, comments: $1, date: date) }
+                ),
+                "SELECT id, event, patient_id FROM log WHERE id >= LAST_INSERT_ID() ORDER BY id LIMIT \(events.count + 1)",
+            ])
+            let written = results[1].rows
+            guard results[0].affectedRows == UInt64(events.count), written.count == events.count,
+                try zip(written, events).allSatisfy({ row, event in
+                    try row.decode("event", as: String?.self) == event.event && row.decode("patient_id", as: Int?.self) == event.patientID
+                })
+            else {
+                throw OpenEMRError.inconsistent("the log rows of an audit batch were not read back as written")
+            }
+            var checksums: [MariaDBQuery] = []
+            checksums.reserveCapacity(events.count)
+            for (index, event) in events.enumerated() {
+                let checksum = Self.checksum(
+                    date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName,
+                    comments: comments[index], patientID: event.patientID, success: event.success, logFrom: event.logFrom
+                )
+                checksums.append("(\(try written[index].decode("id", as: Int.self)), 'No', \(checksum), '', 4)")
+            }
+            try await connection.query(
+                .bulk("INSERT INTO log_comment_encrypt (log_id, encrypt, checksum, checksum_api, version) VALUES ", rows: checksums)
+            )
         }
     }
 
