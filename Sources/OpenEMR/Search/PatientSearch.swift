@@ -118,10 +118,14 @@ public struct PatientSearch: Sendable {
         // The first word that can (see `streams`) walks its prefix columns in the page's order when its probe finds too many.
         var streamed = !prefixes || filter.orderIndex != "PRIMARY"
         let selective = filter.words.filter(Self.looksSelective).sorted(by: { $0.count > $1.count })
-        for word in selective {
+        // Probes a word; the first word that may stream does, when its matches are too many.
+        func probeOrStream(_ word: Substring) async throws -> ([Int], Int, Bool, PageRequest)? {
             let streams = !streamed && Self.streamable(word)
-            if let found = try await probe(word, filter, page: page, streams: streams, on: connection) { return found }
             streamed = streamed || streams
+            return try await probe(word, filter, page: page, streams: streams, on: connection)
+        }
+        for word in selective {
+            if let found = try await probeOrStream(word) { return found }
         }
         // Common words fill a page within the first rows of an ordered scan: try that first, briefly. Not when several
         // words are searched in pid order and one of them can be streamed: together they are seldom that common, and the
@@ -134,9 +138,7 @@ public struct PatientSearch: Sendable {
         }
         // Longer words match fewer patients, usually: probe them first.
         for word in filter.words.sorted(by: { $0.count > $1.count }) where !selective.contains(word) {
-            let streams = !streamed && Self.streamable(word)
-            if let found = try await probe(word, filter, page: page, streams: streams, on: connection) { return found }
-            streamed = streamed || streams
+            if let found = try await probeOrStream(word) { return found }
         }
         if let found = try await scan(predicate, order: order, hint: hint, page: page, budget: scanBudget, on: connection) {
             return try Self.scanned(found, page: page)
