@@ -172,7 +172,7 @@ extension LiveAppTests {
             if Int.random(in: 0..<5, using: &rng) == 0 { items["dob"] = Bool.random(using: &rng) ? (s.dob ?? "1990-01-01") : "1990-01-01" }
             if Int.random(in: 0..<4, using: &rng) == 0 { items["sex"] = ["Male", "Female", "female", "UNK", "Other"].randomElement(using: &rng)! }
             if Int.random(in: 0..<2, using: &rng) == 0 {
-                items["ordering"] = ["lname", "-lname", "fname", "-fname", "dob", "-dob", "pubpid", "-pid", "pid", "date_created", "-date_created", "lname,fname", "-dob,lname", "lname,-pid"]
+                items["ordering"] = ["lname", "-lname", "fname", "-fname", "dob", "-dob", "pubpid", "-pid", "-pid", "pid", "date_created", "-date_created", "lname,fname", "-dob,lname", "lname,-pid"]
                     .randomElement(using: &rng)!
             }
             items["page_size"] = String([1, 5, 20, 50].randomElement(using: &rng)!)
@@ -222,11 +222,13 @@ extension LiveAppTests {
                 #expect(try await index.state(logger: logger)?.prefixes == true)
                 // The default planner, one with tiny limits so that every path (few candidates, ordered scan, budget
                 // run out, full candidates) is taken on 20,000 patients, and one that goes to the prefix streams as
-                // soon as a word has more than three matches.
+                // soon as a word has more than three matches, and one that skips the quick scan.
                 let searches = [
                     PatientSearch(database: client, index: index),
                     PatientSearch(database: client, index: index, probeLimit: 3, dateLimit: 2, scanBudget: 150, quickBudget: 40, streamBudget: 60, phoneStreamLimit: 2),
                     PatientSearch(database: client, index: index, probeLimit: 3, quickBudget: 1),
+                    // Straight to the probes, with the default limit: single words in pid order are answered by them alone.
+                    PatientSearch(database: client, index: index, quickBudget: 1),
                 ]
                 var rng = SystemRandomNumberGenerator()
                 var samples = try await Self.samples(client)

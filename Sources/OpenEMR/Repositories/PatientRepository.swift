@@ -249,6 +249,13 @@ public struct PatientFilter: Sendable {
         return first.column == "date" ? "mmt_patient_search_date" : "mmt_patient_search_\(first.column.lowercased())"
     }
 
+    /// For a filter that is one search word and nothing else, with the page in pid order: whether descending (the
+    /// word's matches, sorted by pid, are then the answer); nil for any other filter or order.
+    var oneWordInPIDOrder: Bool? {
+        guard onlyPID == nil, dob == nil, sex == nil, words.count == 1, orderIndex == "PRIMARY" else { return nil }
+        return orderFields.first?.descending ?? false
+    }
+
     /// The WHERE clause on `patient_data` (the straightforward query: the definition of what matches). Each search
     /// word must prefix-match a name part, pubpid, a phone number or the email (case- and accent-insensitive as the
     /// column collation compares); LIKE wildcards in the input are escaped.

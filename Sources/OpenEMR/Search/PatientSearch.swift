@@ -10,7 +10,8 @@ import Synchronization
 ///    a small budget), so that is tried first when an index yields that order.
 /// 1. **Candidates.** When one filter narrows the patients to a few (the patient's own pid; a birth date; the word
 ///    with the fewest prefix matches, found through the copy's column indexes and the phone suffixes with a bounded
-///    probe), the full predicate is checked on those few, sorted as requested: the count is exact.
+///    probe), the full predicate is checked on those few, sorted as requested: the count is exact. When that word is
+///    the whole filter and the page is in pid order, the probe's matches are the answer (no second statement).
 /// 2. **Ordered scan.** Otherwise the matches are common, so the copy is read in the requested order through the index
 ///    of that order, the predicate checked row by row, until the page and one more row are found, under a budget of
 ///    rows examined: the count is then a lower bound (`countIsExact` false) unless the scan reached the end.
@@ -164,6 +165,10 @@ public struct PatientSearch: Sendable {
         }
         let pids = Set(byColumn.joined())
         if pids.count <= probeLimit {
+            // The word alone is the filter: its matches are the answer, and in pid order the page needs no second statement.
+            if let descending = filter.oneWordInPIDOrder {
+                return try Self.sliced(descending ? pids.sorted(by: >) : pids.sorted(), page: page)
+            }
             return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids.sorted()))", filter, page: page, on: connection)
         }
         return streams ? try await self.streams(word, byColumn: byColumn, filter, page: page, on: connection) : nil
@@ -241,12 +246,13 @@ public struct PatientSearch: Sendable {
         return try Self.scanned(Array(merged.prefix(want).dropFirst(page.offset)), page: page)
     }
 
-    /// A word that is probably rare: five or more digits (a pubpid, most of a phone number) or an e-mail address or the
+    /// A word that is probably rare: four or more digits (a pubpid, part of a phone number) or an e-mail address or the
     /// start of one (`@`, `.` or `_`, which names seldom hold: "john.s", "mary_j").
-    /// Three or four digits start the suffixes of about one phone number in 60 or 600 (an area code, a local prefix):
-    /// the quick ordered scan fills a page with those sooner than a probe could collect them.
+    /// Three digits occur in about one patient's phones in 60 (an area code): the quick ordered scan fills a page of 20
+    /// with those within its 2,000 rows, sooner than a probe could collect them. Four digits occur in about one in 600,
+    /// too few for the quick scan (measured at 1,000,000 patients: 6.5 ms with the scan first, 1.5 ms without).
     static func looksSelective(_ word: Substring) -> Bool {
-        word.contains(where: { $0 == "@" || $0 == "." || $0 == "_" }) || word.utf8.reduce(0) { $0 + ((0x30...0x39).contains($1) ? 1 : 0) } >= 5
+        word.contains(where: { $0 == "@" || $0 == "." || $0 == "_" }) || word.utf8.reduce(0) { $0 + ((0x30...0x39).contains($1) ? 1 : 0) } >= 4
     }
 
     /// The patients born that day, when they are at most `dateLimit`.
