@@ -204,4 +204,22 @@ public struct MariaDBResult: Sendable {
 
     /// The first row, if any.
     public var first: MariaDBRow? { rows.first }
+
+    /// One column of every row, decoded: the column is looked up by name once, not per row (hot paths read thousands of
+    /// rows of ids). Throws a decoding error naming the column (never its value), also when there are no rows.
+    @inlinable
+    public func column<T: MariaDBDecodable>(_ name: String, as type: T.Type = T.self) throws -> [T] {
+        guard let position = columns.position(of: name) else {
+            throw MariaDBError(code: .decoding, serverMessage: "no such column", column: name)
+        }
+        var decoded: [T] = []
+        decoded.reserveCapacity(rows.count)
+        for row in rows {
+            guard let value = T(mariaDBValue: row.values[position]) else {
+                throw MariaDBError(code: .decoding, serverMessage: "cannot decode as \(T.self)", column: name)
+            }
+            decoded.append(value)
+        }
+        return decoded
+    }
 }

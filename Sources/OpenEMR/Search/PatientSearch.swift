@@ -111,7 +111,7 @@ public struct PatientSearch: Sendable {
             let resolved = try page.resolved(count: count)
             let pids = try await connection.query(
                 "SELECT pid FROM mmt_patient_search\(unescaped: hint) WHERE \(fragment: predicate) ORDER BY \(unescaped: order) LIMIT \(resolved.size) OFFSET \(resolved.offset)"
-            ).rows.map { try $0.decode("pid", as: Int.self) }
+            ).column("pid", as: Int.self)
             return (pids, count, true, resolved)
         }
         // Long numbers (pubpids, phone numbers) and e-mail addresses match few patients: their probes come before the scan,
@@ -160,8 +160,9 @@ public struct PatientSearch: Sendable {
     {
         var byColumn = [[Int]](repeating: [], count: Self.wordColumns.count + 1)
         let phoneLimit = streams ? max(probeLimit, phoneStreamLimit) + 1 : probeLimit + 1
-        for row in try await connection.query(Self.matchesByColumn(of: word, limit: probeLimit + 1, phoneLimit: phoneLimit)).rows {
-            byColumn[try row.decode("part", as: Int.self)].append(try row.decode("pid", as: Int.self))
+        let matches = try await connection.query(Self.matchesByColumn(of: word, limit: probeLimit + 1, phoneLimit: phoneLimit))
+        for (part, pid) in zip(try matches.column("part", as: Int.self), try matches.column("pid", as: Int.self)) {
+            byColumn[part].append(pid)
         }
         let pids = Set(byColumn.joined())
         if pids.count <= probeLimit {
@@ -237,9 +238,9 @@ public struct PatientSearch: Sendable {
         // `want` of all matches is among the first `want` of its own run, so the merged runs' first `want` are those.
         var found = Set<Int>()
         var perRun: [Int: Int] = [:]
-        for row in result.rows {
-            found.insert(try row.decode("pid", as: Int.self))
-            perRun[try row.decode("part", as: Int.self), default: 0] += 1
+        for (part, pid) in zip(try result.column("part", as: Int.self), try result.column("pid", as: Int.self)) {
+            found.insert(pid)
+            perRun[part, default: 0] += 1
         }
         let merged = order.hasSuffix("DESC") ? found.sorted(by: >) : found.sorted()
         guard perRun.values.contains(want) else { return try Self.sliced(merged, page: page) }
@@ -259,7 +260,7 @@ public struct PatientSearch: Sendable {
     func dayCandidates(_ dob: String, on connection: MariaDBConnection) async throws -> [Int]? {
         let pids = try await connection.query(
             "SELECT pid FROM mmt_patient_search WHERE DOB = \(dob) LIMIT \(dateLimit + 1)"
-        ).rows.map { try $0.decode("pid", as: Int.self) }
+        ).column("pid", as: Int.self)
         return pids.count <= dateLimit ? pids : nil
     }
 
@@ -276,7 +277,7 @@ public struct PatientSearch: Sendable {
                 LIMIT \(unescaped: String(page.offset)), \(unescaped: String(page.size + 1))\(unescaped: limit)
                 """
             )
-            let found = try scan.rows.map { try $0.decode("pid", as: Int.self) }
+            let found = try scan.column("pid", as: Int.self)
             return found.count > page.size || scan.warningCount == 0 ? found : nil
         } catch let error as MariaDBError where error.serverErrorNumber == 1028 && budget != nil {
             return nil  // "Sort aborted": the budget ran out while sorting (an order no index yields)
@@ -325,7 +326,7 @@ public struct PatientSearch: Sendable {
         try Self.sliced(
             try await connection.query(
                 "SELECT pid FROM mmt_patient_search WHERE \(fragment: candidates) AND \(fragment: filter.predicate(copy: true)) ORDER BY \(unescaped: filter.ordering(copy: true))"
-            ).rows.map { try $0.decode("pid", as: Int.self) },
+            ).column("pid", as: Int.self),
             page: page
         )
     }
@@ -341,7 +342,7 @@ public struct PatientSearch: Sendable {
                 SELECT s.pid AS pid FROM (\(fragment: candidates)) m STRAIGHT_JOIN mmt_patient_search s ON s.pid = m.pid
                 WHERE \(fragment: filter.predicate(copy: true)) ORDER BY \(unescaped: filter.ordering(copy: true))
                 """
-            ).rows.map { try $0.decode("pid", as: Int.self) },
+            ).column("pid", as: Int.self),
             page: page
         )
     }
