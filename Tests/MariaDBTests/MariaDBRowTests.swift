@@ -19,6 +19,20 @@ struct MariaDBRowTests {
         withUnsafeBytes(of: uuid.uuid) { Array($0) }
     }
 
+    @Test func decodesOneColumnOfEveryRow() throws {
+        let columns = MariaDBColumns(names: ["part", "pid", "dup", "dup"])
+        let rows = [(0, 12), (3, 7), (1, 99)].map { MariaDBRow(columns: columns, values: [.int(Int64($0.0)), .uint(UInt64($0.1)), .int(1), .int(2)]) }
+        let result = MariaDBResult(columns: columns, rows: rows, affectedRows: 0, lastInsertID: 0)
+        #expect(try result.column("pid", as: Int.self) == [12, 7, 99])
+        #expect(try result.column("part", as: Int.self) == [0, 3, 1])
+        #expect(try result.column("dup", as: Int.self) == [1, 1, 1])  // the first of duplicate labels, as `decode`
+        #expect(try MariaDBResult(columns: columns, rows: [], affectedRows: 0, lastInsertID: 0).column("pid", as: Int.self) == [])
+        #expect(throws: MariaDBError.self) { try result.column("missing", as: Int.self) }
+        #expect(throws: MariaDBError.self) { try result.column("pid", as: MariaDBDateTime.self) }
+        let withNull = MariaDBResult(columns: columns, rows: rows + [MariaDBRow(columns: columns, values: [.int(0), .null, .null, .null])], affectedRows: 0, lastInsertID: 0)
+        #expect(throws: MariaDBError.self) { try withNull.column("pid", as: Int.self) }
+    }
+
     @Test func decodesMatchingTypes() throws {
         let row = Self.makeRow()
         #expect(try row.decode("id", as: Int.self) == 7)
