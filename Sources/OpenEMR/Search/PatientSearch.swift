@@ -221,7 +221,7 @@ public struct PatientSearch: Sendable {
         if !complete.isEmpty {
             parts.append(
                 """
-                (SELECT pid, -1 AS part FROM mmt_patient_search WHERE pid IN (\(paddedList: complete)) AND \(fragment: predicate)
+                (SELECT pid, -1 AS part FROM mmt_patient_search FORCE INDEX (PRIMARY) WHERE pid IN (\(paddedList: complete)) AND \(fragment: predicate)
                 ORDER BY \(unescaped: order) LIMIT \(unescaped: String(want)))
                 """
             )
@@ -301,7 +301,7 @@ public struct PatientSearch: Sendable {
         var query: MariaDBQuery = ""
         for (index, column) in wordColumns.enumerated() {
             query.append(
-                "\(unescaped: index == 0 ? "" : " UNION ALL ")(SELECT pid, \(unescaped: String(index)) AS part FROM mmt_patient_search WHERE \(unescaped: column) LIKE \(prefix)\(unescaped: cap))"
+                "\(unescaped: index == 0 ? "" : " UNION ALL ")(SELECT pid, \(unescaped: String(index)) AS part FROM mmt_patient_search FORCE INDEX (mmt_patient_search_\(unescaped: column)) WHERE \(unescaped: column) LIKE \(prefix)\(unescaped: cap))"
             )
         }
         if let digits = PatientFilter.phoneDigits(word) {
@@ -320,12 +320,15 @@ public struct PatientSearch: Sendable {
     }
 
     /// Checks the predicate on the candidates (`candidates`: a condition on pid), sorted as requested: exact count.
+    /// Read through the primary key only (`FORCE INDEX`): the candidates are few, and leaving the optimiser to weigh the
+    /// `LIKE`s' indexes against a long `IN` list made the statement three times as costly (2.9 against 1.0 ms for 508
+    /// candidates and two words, measured with MariaDB's own client).
     func checked(
         candidates: MariaDBQuery, _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection
     ) async throws -> ([Int], Int, Bool, PageRequest) {
         try Self.sliced(
             try await connection.query(
-                "SELECT pid FROM mmt_patient_search WHERE \(fragment: candidates) AND \(fragment: filter.predicate(copy: true)) ORDER BY \(unescaped: filter.ordering(copy: true))"
+                "SELECT pid FROM mmt_patient_search FORCE INDEX (PRIMARY) WHERE \(fragment: candidates) AND \(fragment: filter.predicate(copy: true)) ORDER BY \(unescaped: filter.ordering(copy: true))"
             ).column("pid", as: Int.self),
             page: page
         )
@@ -339,7 +342,7 @@ public struct PatientSearch: Sendable {
         try Self.sliced(
             try await connection.query(
                 """
-                SELECT s.pid AS pid FROM (\(fragment: candidates)) m STRAIGHT_JOIN mmt_patient_search s ON s.pid = m.pid
+                SELECT s.pid AS pid FROM (\(fragment: candidates)) m STRAIGHT_JOIN mmt_patient_search s FORCE INDEX (PRIMARY) ON s.pid = m.pid
                 WHERE \(fragment: filter.predicate(copy: true)) ORDER BY \(unescaped: filter.ordering(copy: true))
                 """
             ).column("pid", as: Int.self),
