@@ -44,6 +44,11 @@ struct PHPSessionWriter: Sendable {
     }
 
     /// Writes `sess_<id>` and returns its path.
+    ///
+    /// PHP's session garbage collector is off (`session.gc_probability=0`, as Debian's php.ini has it; `-n` would
+    /// leave PHP's built-in 1 in 100): otherwise one write in a hundred deleted the other files of the folder older
+    /// than `gc_maxlifetime` (1,440 s), such as a test's deliberately stale session (a rare failure of
+    /// `sessionsOpenEMRWouldRejectAreRefused`, reproduced with a probability of 1).
     @discardableResult
     func write(
         id: String, name: String = "OpenEMR", layout: Layout, values: [String: JSONValue], binary: [String: [UInt8]] = [:]
@@ -57,7 +62,7 @@ struct PHPSessionWriter: Sendable {
             [
                 "-n", "-d", "session.save_handler=files", "-d", "session.save_path=\(directory.path)", "-d", "session.serialize_handler=php",
                 "-d", "session.use_strict_mode=0", "-d", "session.use_cookies=0", "-d", "session.use_only_cookies=0", "-d",
-                "session.cache_limiter=", "-r", Self.script,
+                "session.cache_limiter=", "-d", "session.gc_probability=0", "-r", Self.script,
             ],
             stdin: Data(spec.text.utf8)
         )
