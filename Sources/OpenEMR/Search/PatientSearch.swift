@@ -147,7 +147,8 @@ public struct PatientSearch: Sendable {
         // Matches are rare among the rows read so far: every match of the longest word, checked; without words, the
         // ordered scan without a budget.
         if let longest = filter.words.max(by: { $0.count < $1.count }) {
-            return try await checked(joining: Self.matches(of: longest), filter, page: page, on: connection)
+            guard let matches = Self.matches(of: longest) else { return try Self.sliced([], page: page) }
+            return try await checked(joining: matches, filter, page: page, on: connection)
         }
         return try Self.scanned(try await scan(predicate, order: order, hint: hint, page: page, budget: nil, on: connection) ?? [], page: page)
     }
@@ -158,8 +159,27 @@ public struct PatientSearch: Sendable {
     func probe(_ word: Substring, _ filter: PatientFilter, page: PageRequest, streams: Bool = false, on connection: MariaDBConnection)
         async throws -> ([Int], Int, Bool, PageRequest)?
     {
-        var byColumn = [[Int]](repeating: [], count: Self.wordColumns.count + 1)
         let phoneLimit = streams ? max(probeLimit, phoneStreamLimit) + 1 : probeLimit + 1
+        if streams, filter.words.count > 1 {
+            // Several words: the matches are checked against the others anyway, so only their numbers per column are
+            // read (a common surname's 1,001 pids were most of a two-word search's cost), and the checks read them again.
+            let counted = try await connection.query(Self.countsByColumn(of: word, limit: probeLimit + 1, phoneLimit: phoneLimit))
+            var counts = [Int](repeating: 0, count: Self.wordColumns.count + 1)
+            for (part, count) in zip(try counted.column("part", as: Int.self), try counted.column("n", as: Int.self)) { counts[part] = count }
+            // Parts without a match are left out of what follows.
+            let found = counts.map { $0 > 0 }
+            if counts.reduce(0, +) <= probeLimit {
+                guard let matches = Self.matches(of: word, including: found) else { return try Self.sliced([], page: page) }
+                return try await checked(joining: matches, filter, page: page, on: connection)
+            }
+            if PatientFilter.phoneDigits(word) != nil, counts[Self.wordColumns.count] > phoneStreamLimit { return nil }
+            let dense = Self.wordColumns.indices.map { counts[$0] > probeLimit }
+            let complete = counts.indices.map { found[$0] && !($0 < dense.count && dense[$0]) }
+            return try await self.streams(
+                word, dense: dense, complete: Self.matches(of: word, including: complete).map { .query($0) } ?? .pids([]), filter, page: page, on: connection
+            )
+        }
+        var byColumn = [[Int]](repeating: [], count: Self.wordColumns.count + 1)
         let matches = try await connection.query(Self.matchesByColumn(of: word, limit: probeLimit + 1, phoneLimit: phoneLimit))
         for (part, pid) in zip(try matches.column("part", as: Int.self), try matches.column("pid", as: Int.self)) {
             byColumn[part].append(pid)
@@ -172,7 +192,20 @@ public struct PatientSearch: Sendable {
             }
             return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids.sorted()))", filter, page: page, on: connection)
         }
-        return streams ? try await self.streams(word, byColumn: byColumn, filter, page: page, on: connection) : nil
+        guard streams else { return nil }
+        if PatientFilter.phoneDigits(word) != nil, byColumn[Self.wordColumns.count].count > phoneStreamLimit { return nil }
+        let dense = Self.wordColumns.indices.map { byColumn[$0].count > probeLimit }
+        var complete = byColumn[Self.wordColumns.count]
+        for index in Self.wordColumns.indices where !dense[index] { complete.append(contentsOf: byColumn[index]) }
+        return try await self.streams(word, dense: dense, complete: .pids(Array(Set(complete))), filter, page: page, on: connection)
+    }
+
+    /// The matches of a word's columns with few of them (the phones' among them), for the prefix streams' sorted run.
+    enum CompleteMatches {
+        /// Known pids (from the probe).
+        case pids([Int])
+        /// A statement that yields them (`SELECT DISTINCT pid …`), read in the same statement as the streams.
+        case query(MariaDBQuery)
     }
 
     /// The copy's columns a word prefix-matches, in the order of the probe's `part` numbers (the phone suffixes are the
@@ -192,25 +225,18 @@ public struct PatientSearch: Sendable {
     /// digits also matches phones anywhere in their digits: those patients (at most `phoneStreamLimit`) join the
     /// complete columns' ones, which are read by pid in the same order and limit. Merging those sorted runs gives the
     /// page; when no run reached its limit, every match was seen and the count is exact.
+    /// `dense`: per column of `wordColumns`, whether it is streamed (more than `probeLimit` matches); the other columns'
+    /// matches and the phones' (digits anywhere in a phone: no prefix column orders those, so all of them must be known,
+    /// at most `phoneStreamLimit`) are `complete`.
     func streams(
-        _ word: Substring, byColumn: [[Int]], _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection
+        _ word: Substring, dense: [Bool], complete: CompleteMatches, _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection
     ) async throws -> ([Int], Int, Bool, PageRequest)? {
         let prefix = String(String.UnicodeScalarView(word.unicodeScalars.prefix(3)))
         let predicate = filter.predicate(copy: true)
         let order = filter.ordering(copy: true)
         let want = page.offset + page.size + 1
         var parts: [MariaDBQuery] = []
-        var complete: [Int] = []
-        if PatientFilter.phoneDigits(word) != nil {
-            // Digits anywhere in a phone: no prefix column orders those; all of them must be known.
-            guard byColumn[Self.wordColumns.count].count <= phoneStreamLimit else { return nil }
-            complete.append(contentsOf: byColumn[Self.wordColumns.count])
-        }
-        for (index, column) in Self.wordColumns.enumerated() {
-            guard byColumn[index].count > probeLimit else {
-                complete.append(contentsOf: byColumn[index])
-                continue
-            }
+        for (index, column) in Self.wordColumns.enumerated() where dense[index] {
             parts.append(
                 """
                 (SELECT pid, \(unescaped: String(index)) AS part FROM mmt_patient_search FORCE INDEX (mmt_patient_search_\(unescaped: column)3)
@@ -218,14 +244,25 @@ public struct PatientSearch: Sendable {
                 """
             )
         }
-        if !complete.isEmpty {
+        switch complete {
+        case .pids(let pids) where !pids.isEmpty:
             parts.append(
                 """
-                (SELECT pid, -1 AS part FROM mmt_patient_search FORCE INDEX (PRIMARY) WHERE pid IN (\(paddedList: complete)) AND \(fragment: predicate)
+                (SELECT pid, -1 AS part FROM mmt_patient_search FORCE INDEX (PRIMARY) WHERE pid IN (\(paddedList: pids.sorted())) AND \(fragment: predicate)
                 ORDER BY \(unescaped: order) LIMIT \(unescaped: String(want)))
                 """
             )
+        case .query(let matches):
+            // `ORDER BY pid` is the select list's `s.pid`.
+            parts.append(
+                """
+                (SELECT s.pid AS pid, -1 AS part FROM (\(fragment: matches)) m STRAIGHT_JOIN mmt_patient_search s FORCE INDEX (PRIMARY) ON s.pid = m.pid
+                WHERE \(fragment: predicate) ORDER BY \(unescaped: order) LIMIT \(unescaped: String(want)))
+                """
+            )
+        case .pids: break
         }
+        guard !parts.isEmpty else { return try Self.sliced([], page: page) }  // nothing matches the word
         var query: MariaDBQuery = ""
         for (index, part) in parts.enumerated() {
             if index > 0 { query.append(" UNION ALL ") }
@@ -293,30 +330,53 @@ public struct PatientSearch: Sendable {
     }
 
     /// The pids one word matches in each column (`part`: the index in `wordColumns`, or the phone suffixes after them),
-    /// at most `limit` per column (`phoneLimit` for the phones, when given).
-    static func matchesByColumn(of word: Substring, limit: Int?, phoneLimit: Int? = nil) -> MariaDBQuery {
+    /// at most `limit` per column (`phoneLimit` for the phones, when given); only the parts `including` marks (indexed
+    /// by part), all when nil. `counting`: one row per part with the number of those pids (`n`) instead of the pids.
+    /// Empty when no part is included.
+    static func matchesByColumn(
+        of word: Substring, limit: Int?, phoneLimit: Int? = nil, including: [Bool]? = nil, counting: Bool = false
+    ) -> MariaDBQuery {
         let prefix = PatientFilter.escapeLike(String(word)) + "%"
-        let cap = limit.map { " LIMIT \($0)" } ?? ""
-        let phoneCap = (phoneLimit ?? limit).map { " LIMIT \($0)" } ?? ""
-        var query: MariaDBQuery = ""
-        for (index, column) in wordColumns.enumerated() {
-            query.append(
-                "\(unescaped: index == 0 ? "" : " UNION ALL ")(SELECT pid, \(unescaped: String(index)) AS part FROM mmt_patient_search FORCE INDEX (mmt_patient_search_\(unescaped: column)) WHERE \(unescaped: column) LIKE \(prefix)\(unescaped: cap))"
+        // (DISTINCT, pid from, rest of the statement, cap) per included part.
+        var selects: [(part: Int, distinct: String, from: String, condition: MariaDBQuery, cap: Int?)] = []
+        for (index, column) in wordColumns.enumerated() where including?[index] ?? true {
+            selects.append(
+                (index, "", "mmt_patient_search FORCE INDEX (mmt_patient_search_\(column))", "\(unescaped: column) LIKE \(prefix)", limit)
             )
         }
-        if let digits = PatientFilter.phoneDigits(word) {
-            let digitsPrefix = PatientFilter.escapeLike(digits) + "%"
+        if let digits = PatientFilter.phoneDigits(word), including?[wordColumns.count] ?? true {
             // DISTINCT: one patient has several suffixes starting with the same digits (two phones, or the digits twice).
-            query.append(
-                " UNION ALL (SELECT DISTINCT pid, \(unescaped: String(wordColumns.count)) AS part FROM mmt_patient_phone_suffixes WHERE suffix LIKE \(digitsPrefix)\(unescaped: phoneCap))"
+            selects.append(
+                (wordColumns.count, "DISTINCT ", "mmt_patient_phone_suffixes", "suffix LIKE \(PatientFilter.escapeLike(digits) + "%")", phoneLimit ?? limit)
             )
+        }
+        var query: MariaDBQuery = ""
+        for (number, select) in selects.enumerated() {
+            let part = String(select.part)
+            let cap = select.cap.map { " LIMIT \($0)" } ?? ""
+            if number > 0 { query.append(" UNION ALL ") }
+            if counting {
+                query.append(
+                    "(SELECT \(unescaped: part) AS part, COUNT(*) AS n FROM (SELECT \(unescaped: select.distinct)pid FROM \(unescaped: select.from) WHERE \(fragment: select.condition)\(unescaped: cap)) t)"
+                )
+            } else {
+                query.append(
+                    "(SELECT \(unescaped: select.distinct)pid, \(unescaped: part) AS part FROM \(unescaped: select.from) WHERE \(fragment: select.condition)\(unescaped: cap))"
+                )
+            }
         }
         return query
     }
 
-    /// Every pid one word matches, once.
-    static func matches(of word: Substring) -> MariaDBQuery {
-        "SELECT DISTINCT pid FROM (\(fragment: matchesByColumn(of: word, limit: nil))) m"
+    /// How many pids one word matches in each column, counted up to `limit` (`phoneLimit` for the phones): rows `part`, `n`.
+    static func countsByColumn(of word: Substring, limit: Int, phoneLimit: Int) -> MariaDBQuery {
+        matchesByColumn(of: word, limit: limit, phoneLimit: phoneLimit, counting: true)
+    }
+
+    /// Every pid one word matches, once (in the parts `including` marks, see `matchesByColumn`); nil when none is included.
+    static func matches(of word: Substring, including: [Bool]? = nil) -> MariaDBQuery? {
+        let union = matchesByColumn(of: word, limit: nil, including: including)
+        return union.sql.isEmpty ? nil : "SELECT DISTINCT pid FROM (\(fragment: union)) m"
     }
 
     /// Checks the predicate on the candidates (`candidates`: a condition on pid), sorted as requested: exact count.
