@@ -269,7 +269,14 @@ public struct PatientSearch: Sendable {
             query.append(part)
         }
         query.append(" LIMIT ROWS EXAMINED \(unescaped: String(streamBudget))")
-        let result = try await connection.query(query)
+        let result: MariaDBResult
+        do {
+            result = try await connection.query(query)
+        } catch let error as MariaDBError where error.serverErrorNumber == 1028 {
+            // The budget ran out while the sparse columns' run was being sorted: MariaDB then aborts the statement
+            // ("Sort aborted", ER_FILSORT_ABORT) instead of returning what it has with a warning.
+            return nil
+        }
         guard result.warningCount == 0 else { return nil }  // the budget ran out
         // Each run holds distinct pids, the first `want` of its matches in the page's order: every pid among the first
         // `want` of all matches is among the first `want` of its own run, so the merged runs' first `want` are those.
