@@ -74,10 +74,7 @@ public struct AuditLogger: Sendable {
         for event in events {
             let comments = Data(event.comments.utf8).base64EncodedString()
             queries.append("INSERT INTO log \(unescaped: logColumns) VALUES " + logRow(event, comments: comments, date: date))
-            let checksum = Self.checksum(
-                date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName,
-                comments: comments, patientID: event.patientID, success: event.success, logFrom: event.logFrom
-            )
+            let checksum = Self.checksum(of: event, comments: comments, date: date)
             queries.append(
                 "INSERT INTO log_comment_encrypt (log_id, encrypt, checksum, checksum_api, version) VALUES (LAST_INSERT_ID(), 'No', \(checksum), '', 4)"
             )
@@ -135,10 +132,7 @@ public struct AuditLogger: Sendable {
             var checksums: [MariaDBQuery] = []
             checksums.reserveCapacity(events.count)
             for (index, event) in events.enumerated() {
-                let checksum = Self.checksum(
-                    date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName,
-                    comments: comments[index], patientID: event.patientID, success: event.success, logFrom: event.logFrom
-                )
+                let checksum = Self.checksum(of: event, comments: comments[index], date: date)
                 checksums.append("(\(try written[index].decode("id", as: Int.self)), 'No', \(checksum), '', 4)")
             }
             try await connection.query(
@@ -148,6 +142,14 @@ public struct AuditLogger: Sendable {
     }
 
     /// SHA3-512 (lowercase hex) of the plain concatenation of the 13 values as MariaDB returns them; NULL is empty.
+    /// The checksum of the `log` row `logRow` writes for an event.
+    static func checksum(of event: AuditEvent, comments: String, date: String) -> String {
+        checksum(
+            date: date, event: event.event, category: event.category, user: event.user, groupName: event.groupName, comments: comments,
+            patientID: event.patientID, success: event.success, logFrom: event.logFrom
+        )
+    }
+
     static func checksum(
         date: String, event: String, category: String, user: String, groupName: String, comments: String, patientID: Int?, success: Bool,
         logFrom: String

@@ -147,8 +147,7 @@ public struct PatientSearch: Sendable {
         // Matches are rare among the rows read so far: every match of the longest word, checked; without words, the
         // ordered scan without a budget.
         if let longest = filter.words.max(by: { $0.count < $1.count }) {
-            guard let matches = Self.matches(of: longest) else { return try Self.sliced([], page: page) }
-            return try await checked(joining: matches, filter, page: page, on: connection)
+            return try await checked(joining: Self.matches(of: longest), filter, page: page, on: connection)
         }
         return try Self.scanned(try await scan(predicate, order: order, hint: hint, page: page, budget: nil, on: connection) ?? [], page: page)
     }
@@ -166,18 +165,12 @@ public struct PatientSearch: Sendable {
             let counted = try await connection.query(Self.countsByColumn(of: word, limit: probeLimit + 1, phoneLimit: phoneLimit))
             var counts = [Int](repeating: 0, count: Self.wordColumns.count + 1)
             for (part, count) in zip(try counted.column("part", as: Int.self), try counted.column("n", as: Int.self)) { counts[part] = count }
-            // Parts without a match are left out of what follows.
-            let found = counts.map { $0 > 0 }
-            if counts.reduce(0, +) <= probeLimit {
-                guard let matches = Self.matches(of: word, including: found) else { return try Self.sliced([], page: page) }
-                return try await checked(joining: matches, filter, page: page, on: connection)
+            let total = counts.reduce(0, +)
+            if total == 0 { return try Self.sliced([], page: page) }
+            if total <= probeLimit {
+                return try await checked(joining: Self.matches(of: word, including: counts.map { $0 > 0 }), filter, page: page, on: connection)
             }
-            if PatientFilter.phoneDigits(word) != nil, counts[Self.wordColumns.count] > phoneStreamLimit { return nil }
-            let dense = Self.wordColumns.indices.map { counts[$0] > probeLimit }
-            let complete = counts.indices.map { found[$0] && !($0 < dense.count && dense[$0]) }
-            return try await self.streams(
-                word, dense: dense, complete: Self.matches(of: word, including: complete).map { .query($0) } ?? .pids([]), filter, page: page, on: connection
-            )
+            return try await self.streams(word, counts: counts, known: nil, filter, page: page, on: connection)
         }
         var byColumn = [[Int]](repeating: [], count: Self.wordColumns.count + 1)
         let matches = try await connection.query(Self.matchesByColumn(of: word, limit: probeLimit + 1, phoneLimit: phoneLimit))
@@ -193,19 +186,7 @@ public struct PatientSearch: Sendable {
             return try await checked(candidates: "pid IN (\(paddedList: pids.isEmpty ? [-1] : pids.sorted()))", filter, page: page, on: connection)
         }
         guard streams else { return nil }
-        if PatientFilter.phoneDigits(word) != nil, byColumn[Self.wordColumns.count].count > phoneStreamLimit { return nil }
-        let dense = Self.wordColumns.indices.map { byColumn[$0].count > probeLimit }
-        var complete = byColumn[Self.wordColumns.count]
-        for index in Self.wordColumns.indices where !dense[index] { complete.append(contentsOf: byColumn[index]) }
-        return try await self.streams(word, dense: dense, complete: .pids(Array(Set(complete))), filter, page: page, on: connection)
-    }
-
-    /// The matches of a word's columns with few of them (the phones' among them), for the prefix streams' sorted run.
-    enum CompleteMatches {
-        /// Known pids (from the probe).
-        case pids([Int])
-        /// A statement that yields them (`SELECT DISTINCT pid …`), read in the same statement as the streams.
-        case query(MariaDBQuery)
+        return try await self.streams(word, counts: byColumn.map(\.count), known: byColumn, filter, page: page, on: connection)
     }
 
     /// The copy's columns a word prefix-matches, in the order of the probe's `part` numbers (the phone suffixes are the
@@ -225,12 +206,16 @@ public struct PatientSearch: Sendable {
     /// digits also matches phones anywhere in their digits: those patients (at most `phoneStreamLimit`) join the
     /// complete columns' ones, which are read by pid in the same order and limit. Merging those sorted runs gives the
     /// page; when no run reached its limit, every match was seen and the count is exact.
-    /// `dense`: per column of `wordColumns`, whether it is streamed (more than `probeLimit` matches); the other columns'
-    /// matches and the phones' (digits anywhere in a phone: no prefix column orders those, so all of them must be known,
-    /// at most `phoneStreamLimit`) are `complete`.
+    /// `counts`: the word's matches per part of `matchesByColumn` (capped, as the probe read or counted them; more than
+    /// `probeLimit` in all); `known`: those matches, when the probe read them, else the complete columns' run reads
+    /// them again within the statement.
     func streams(
-        _ word: Substring, dense: [Bool], complete: CompleteMatches, _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection
+        _ word: Substring, counts: [Int], known: [[Int]]?, _ filter: PatientFilter, page: PageRequest, on connection: MariaDBConnection
     ) async throws -> ([Int], Int, Bool, PageRequest)? {
+        let phones = Self.wordColumns.count
+        guard counts[phones] <= phoneStreamLimit else { return nil }
+        let dense = counts.indices.map { $0 < phones && counts[$0] > probeLimit }
+        let sparse = counts.indices.map { counts[$0] > 0 && !dense[$0] }
         let prefix = String(String.UnicodeScalarView(word.unicodeScalars.prefix(3)))
         let predicate = filter.predicate(copy: true)
         let order = filter.ordering(copy: true)
@@ -244,40 +229,33 @@ public struct PatientSearch: Sendable {
                 """
             )
         }
-        switch complete {
-        case .pids(let pids) where !pids.isEmpty:
-            parts.append(
-                """
-                (SELECT pid, -1 AS part FROM mmt_patient_search FORCE INDEX (PRIMARY) WHERE pid IN (\(paddedList: pids.sorted())) AND \(fragment: predicate)
-                ORDER BY \(unescaped: order) LIMIT \(unescaped: String(want)))
-                """
-            )
-        case .query(let matches):
+        if let known {
+            let pids = Set(sparse.indices.filter { sparse[$0] }.flatMap { known[$0] })
+            if !pids.isEmpty {
+                parts.append(
+                    """
+                    (SELECT pid, -1 AS part FROM mmt_patient_search FORCE INDEX (PRIMARY) WHERE pid IN (\(paddedList: pids.sorted())) AND \(fragment: predicate)
+                    ORDER BY \(unescaped: order) LIMIT \(unescaped: String(want)))
+                    """
+                )
+            }
+        } else if sparse.contains(true) {
             // `ORDER BY pid` is the select list's `s.pid`.
             parts.append(
                 """
-                (SELECT s.pid AS pid, -1 AS part FROM (\(fragment: matches)) m STRAIGHT_JOIN mmt_patient_search s FORCE INDEX (PRIMARY) ON s.pid = m.pid
+                (SELECT s.pid AS pid, -1 AS part FROM (\(fragment: Self.matches(of: word, including: sparse))) m
+                STRAIGHT_JOIN mmt_patient_search s FORCE INDEX (PRIMARY) ON s.pid = m.pid
                 WHERE \(fragment: predicate) ORDER BY \(unescaped: order) LIMIT \(unescaped: String(want)))
                 """
             )
-        case .pids: break
         }
-        guard !parts.isEmpty else { return try Self.sliced([], page: page) }  // nothing matches the word
         var query: MariaDBQuery = ""
         for (index, part) in parts.enumerated() {
             if index > 0 { query.append(" UNION ALL ") }
             query.append(part)
         }
         query.append(" LIMIT ROWS EXAMINED \(unescaped: String(streamBudget))")
-        let result: MariaDBResult
-        do {
-            result = try await connection.query(query)
-        } catch let error as MariaDBError where error.serverErrorNumber == 1028 {
-            // The budget ran out while the sparse columns' run was being sorted: MariaDB then aborts the statement
-            // ("Sort aborted", ER_FILSORT_ABORT) instead of returning what it has with a warning.
-            return nil
-        }
-        guard result.warningCount == 0 else { return nil }  // the budget ran out
+        guard let result = try await Self.budgeted(query, on: connection), result.warningCount == 0 else { return nil }  // the budget ran out
         // Each run holds distinct pids, the first `want` of its matches in the page's order: every pid among the first
         // `want` of all matches is among the first `want` of its own run, so the merged runs' first `want` are those.
         var found = Set<Int>()
@@ -314,17 +292,22 @@ public struct PatientSearch: Sendable {
         _ predicate: MariaDBQuery, order: String, hint: String, page: PageRequest, budget: Int?, on connection: MariaDBConnection
     ) async throws -> [Int]? {
         let limit = budget.map { " ROWS EXAMINED \($0 + page.offset)" } ?? ""
+        let statement: MariaDBQuery = """
+            SELECT pid FROM mmt_patient_search\(unescaped: hint) WHERE \(fragment: predicate) ORDER BY \(unescaped: order)
+            LIMIT \(unescaped: String(page.offset)), \(unescaped: String(page.size + 1))\(unescaped: limit)
+            """
+        guard let scan = budget == nil ? try await connection.query(statement) : try await Self.budgeted(statement, on: connection) else { return nil }
+        let found = try scan.column("pid", as: Int.self)
+        return found.count > page.size || scan.warningCount == 0 ? found : nil
+    }
+
+    /// Runs a statement that ends in `LIMIT ROWS EXAMINED`. A budget that runs out shows as a warning on the result, or,
+    /// when it runs out while MariaDB sorts, as error 1028 ("Sort aborted", ER_FILSORT_ABORT): then nil.
+    static func budgeted(_ statement: MariaDBQuery, on connection: MariaDBConnection) async throws -> MariaDBResult? {
         do {
-            let scan = try await connection.query(
-                """
-                SELECT pid FROM mmt_patient_search\(unescaped: hint) WHERE \(fragment: predicate) ORDER BY \(unescaped: order)
-                LIMIT \(unescaped: String(page.offset)), \(unescaped: String(page.size + 1))\(unescaped: limit)
-                """
-            )
-            let found = try scan.column("pid", as: Int.self)
-            return found.count > page.size || scan.warningCount == 0 ? found : nil
-        } catch let error as MariaDBError where error.serverErrorNumber == 1028 && budget != nil {
-            return nil  // "Sort aborted": the budget ran out while sorting (an order no index yields)
+            return try await connection.query(statement)
+        } catch let error as MariaDBError where error.serverErrorNumber == 1028 {
+            return nil
         }
     }
 
@@ -380,10 +363,9 @@ public struct PatientSearch: Sendable {
         matchesByColumn(of: word, limit: limit, phoneLimit: phoneLimit, counting: true)
     }
 
-    /// Every pid one word matches, once (in the parts `including` marks, see `matchesByColumn`); nil when none is included.
-    static func matches(of word: Substring, including: [Bool]? = nil) -> MariaDBQuery? {
-        let union = matchesByColumn(of: word, limit: nil, including: including)
-        return union.sql.isEmpty ? nil : "SELECT DISTINCT pid FROM (\(fragment: union)) m"
+    /// Every pid one word matches, once (in the parts `including` marks, see `matchesByColumn`: at least one part).
+    static func matches(of word: Substring, including: [Bool]? = nil) -> MariaDBQuery {
+        "SELECT DISTINCT pid FROM (\(fragment: matchesByColumn(of: word, limit: nil, including: including))) m"
     }
 
     /// Checks the predicate on the candidates (`candidates`: a condition on pid), sorted as requested: exact count.

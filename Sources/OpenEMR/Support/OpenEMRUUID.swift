@@ -22,17 +22,16 @@ public enum OpenEMRUUID {
     /// Lowercase 8-4-4-4-12 hex of the stored bytes, as OpenEMR's API prints it.
     public static func string(_ bytes: [UInt8]?) -> String? {
         guard let bytes, bytes.count == 16 else { return nil }
+        let hex = Digest.hex(bytes).utf8
         return String(unsafeUninitializedCapacity: 36) { text in
-            let digits: StaticString = "0123456789abcdef"
             var at = 0
-            for (index, byte) in bytes.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 {
+            for (index, digit) in hex.enumerated() {
+                if index == 8 || index == 12 || index == 16 || index == 20 {
                     text[at] = UInt8(ascii: "-")
                     at += 1
                 }
-                text[at] = digits.utf8Start[Int(byte >> 4)]
-                text[at + 1] = digits.utf8Start[Int(byte & 0x0F)]
-                at += 2
+                text[at] = digit
+                at += 1
             }
             return at
         }
